@@ -1,0 +1,72 @@
+package auth
+
+import (
+	"context"
+	"time"
+)
+
+// Method says how a principal authenticated.
+type Method string
+
+// The authentication methods.
+const (
+	MethodAPIKey      Method = "API_KEY"
+	MethodAccessToken Method = "ACCESS_TOKEN"
+	MethodSession     Method = "SESSION"
+	// MethodOperator is the command line working directly on the store.
+	MethodOperator Method = "OPERATOR"
+)
+
+// Principal is an authenticated caller acting in one organization.
+type Principal struct {
+	UserID string
+	OrgID  string
+	// Role is the creator's current role in OrgID; a credential never acts above it.
+	Role Role
+	// Scopes are what this credential may do: its own scopes narrowed to those the
+	// role may use.
+	Scopes Scopes
+	Method Method
+	// CredentialID is the id of the API key, OAuth client or session used.
+	CredentialID string
+	// TokenID is the jti of an access token.
+	TokenID string
+	// ExpiresAt is when the credential stops working (zero: never).
+	ExpiresAt time.Time
+}
+
+// Can reports whether the principal holds scope.
+func (p *Principal) Can(scope string) bool { return p != nil && p.Scopes.Has(scope) }
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom returns the caller of ctx, or nil for an anonymous one.
+func PrincipalFrom(ctx context.Context) *Principal {
+	p, _ := ctx.Value(principalKey{}).(*Principal)
+	return p
+}
+
+// RequestMeta is what the audit log records about where a request came from.
+type RequestMeta struct {
+	RequestID string
+	Address   string
+	UserAgent string
+}
+
+type metaKey struct{}
+
+// WithRequestMeta returns ctx carrying m.
+func WithRequestMeta(ctx context.Context, m RequestMeta) context.Context {
+	return context.WithValue(ctx, metaKey{}, m)
+}
+
+// RequestMetaFrom returns the request metadata of ctx (zero when absent).
+func RequestMetaFrom(ctx context.Context) RequestMeta {
+	m, _ := ctx.Value(metaKey{}).(RequestMeta)
+	return m
+}

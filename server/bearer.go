@@ -1,0 +1,101 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/pentographer/pentographer/auth"
+)
+
+// realm is the protection space named in every Bearer challenge.
+const realm = `Bearer realm="pentographer"`
+
+// requireBearer authenticates the request with the one bearer resolver and puts
+// the principal into the context. Every failure is a 401 of RFC 6750 §3 whose
+// description never repeats the presented credential.
+func (s *Server) requireBearer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if credentialInURL(r.URL) {
+			unauthorized(w, "invalid_request", "credentials must be sent in the Authorization header, never in the URL")
+			return
+		}
+		values := r.Header.Values("Authorization")
+		if len(values) > 1 {
+			unauthorized(w, "invalid_request", "send exactly one Authorization header")
+			return
+		}
+		header := ""
+		if len(values) == 1 {
+			header = values[0]
+		}
+		p, err := s.authn.Authenticate(r.Context(), header)
+		switch {
+		case errors.Is(err, auth.ErrNoCredential):
+			w.Header().Set("WWW-Authenticate", realm)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{
+				"error": "unauthorized", "error_description": err.Error(),
+			})
+			return
+		case auth.KindOf(err) == auth.KindUnauthenticated:
+			unauthorized(w, "invalid_token", err.Error())
+			return
+		case err != nil:
+			s.log.ErrorContext(r.Context(), "authentication failed", "request_id", requestIDFrom(r.Context()), "error", err)
+			w.Header().Set("Retry-After", "1")
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{
+				"error": "temporarily_unavailable", "error_description": "the server cannot check credentials right now",
+			})
+			return
+		}
+		ri := requestInfoFrom(r.Context())
+		ri.credentialID, ri.method = p.CredentialID, p.Method
+		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
+	})
+}
+
+// unauthorized writes a 401 with an RFC 6750 challenge naming the error code.
+func unauthorized(w http.ResponseWriter, code, desc string) {
+	w.Header().Set("WWW-Authenticate", realm+`, error="`+code+`", error_description="`+desc+`"`)
+	writeJSON(w, http.StatusUnauthorized, map[string]string{"error": code, "error_description": desc})
+}
+
+// credentialInURL reports whether the query string carries a credential: the RFC
+// 6750 §2.3 access_token parameter, or anything shaped like a ptg_ key.
+func credentialInURL(u *url.URL) bool {
+	if u.RawQuery == "" {
+		return false
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		// An unparsable query can hide anything; refuse it.
+		return strings.Contains(u.RawQuery, "ptg")
+	}
+	if q.Has("access_token") {
+		return true
+	}
+	for _, vs := range q {
+		for _, v := range vs {
+			if containsAPIKey(v) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// containsAPIKey finds a well-formed ptg_ key anywhere in s.
+func containsAPIKey(s string) bool {
+	for {
+		i := strings.Index(s, "ptg_")
+		if i < 0 {
+			return false
+		}
+		s = s[i:]
+		if len(s) >= 50 && auth.ValidAPIKey(s[:50]) {
+			return true
+		}
+		s = s[4:]
+	}
+}

@@ -1,0 +1,158 @@
+// Package server is the HTTP edge: the mux, the middleware chain, the REST shims,
+// health endpoints, the explorer page and graceful shutdown. It mounts graph's
+// handler and turns requests into principals through auth.Authenticator.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/pentographer/pentographer/auth"
+	"github.com/pentographer/pentographer/graph"
+	"github.com/pentographer/pentographer/store"
+	"github.com/pentographer/pentographer/web"
+)
+
+// Config is the HTTP part of the server's configuration.
+type Config struct {
+	// PublicURL is the deployment's base URL (issuer, links).
+	PublicURL string
+	// MaxBodyBytes caps every request body.
+	MaxBodyBytes int64
+	// RequestTimeout bounds the work done for one request.
+	RequestTimeout time.Duration
+	// Limits bound GraphQL queries.
+	Limits graph.Limits
+}
+
+// DefaultConfig returns the defaults the command line starts from.
+func DefaultConfig() Config {
+	return Config{
+		PublicURL:      "http://localhost:8080",
+		MaxBodyBytes:   1 << 20,
+		RequestTimeout: 30 * time.Second,
+		Limits:         graph.DefaultLimits,
+	}
+}
+
+// Server serves the credentials API.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	store *store.Store
+	svc   *auth.Service
+	authn *auth.Authenticator
+	graph http.Handler
+}
+
+// New builds the server. The caller owns st and closes it after Shutdown.
+func New(cfg Config, log *slog.Logger, st *store.Store, svc *auth.Service) *Server {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultConfig().MaxBodyBytes
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultConfig().RequestTimeout
+	}
+	if cfg.Limits == (graph.Limits{}) {
+		cfg.Limits = graph.DefaultLimits
+	}
+	return &Server{
+		cfg: cfg, log: log, store: st, svc: svc,
+		authn: auth.NewAuthenticator(svc),
+		graph: graph.NewHandler(svc, log, cfg.Limits),
+	}
+}
+
+// Handler returns the whole HTTP stack: routes behind the middleware chain.
+func (s *Server) Handler() http.Handler {
+	return s.chain(s.routes())
+}
+
+// routes builds the mux with Go 1.22 method patterns.
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	explorer := web.Explorer("/graphql")
+	api := s.requireBearer(noStore(s.graph))
+
+	mux.Handle("POST /graphql", api)
+	mux.Handle("GET /graphql", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if wantsHTML(r) {
+			explorer.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	}))
+	mux.Handle("GET /explorer", explorer)
+	mux.Handle("GET /explorer/", explorer)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "no such endpoint"})
+	})
+	return mux
+}
+
+// wantsHTML reports whether a GET comes from a browser navigating to the page
+// (Accept: text/html, and no GraphQL query in the URL).
+func wantsHTML(r *http.Request) bool {
+	if r.URL.Query().Has("query") {
+		return false
+	}
+	for part := range strings.SplitSeq(r.Header.Get("Accept"), ",") {
+		mt, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(mt), "text/html") {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.WarnContext(ctx, "readiness check failed", "request_id", requestIDFrom(ctx), "error", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// Serve runs the server on ln until ctx ends, then shuts down gracefully, letting
+// in-flight requests finish for up to grace.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	hs := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      s.cfg.RequestTimeout + 10*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,263 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Page asks for at most Limit rows after the row with id After (newest first
+// unless Ascending).
+// Ids are UUIDv7, so ordering by id is ordering by creation time.
+type Page struct {
+	After string
+	Limit int
+	// Ascending lists oldest first.
+	Ascending bool
+}
+
+// apply adds keyset pagination to q and fetches one row more than asked, so the
+// caller can tell whether another page follows.
+func (p Page) apply(q *gorm.DB, idColumn string) *gorm.DB {
+	// The column name and direction are constants of this package, never input.
+	op, dir := " < ?", " DESC"
+	if p.Ascending {
+		op, dir = " > ?", " ASC"
+	}
+	if p.After != "" {
+		q = q.Where(idColumn+op, p.After)
+	}
+	return q.Order(idColumn + dir).Limit(p.Limit + 1)
+}
+
+// trim cuts the extra row fetched by apply and reports whether it existed.
+func trim[T any](rows []T, p Page) ([]T, bool) {
+	if len(rows) > p.Limit {
+		return rows[:p.Limit], true
+	}
+	return rows, false
+}
+
+// first fetches one record matching the conditions.
+func first[T any](ctx context.Context, s *Store, op string, query string, args ...any) (T, error) {
+	var rec T
+	err := s.conn(ctx).Where(query, args...).Take(&rec).Error
+	return rec, wrap(op, err)
+}
+
+// insert creates rec without touching its associations.
+func insert(ctx context.Context, s *Store, op string, rec any) error {
+	return wrap(op, s.conn(ctx).Omit(clause.Associations).Create(rec).Error)
+}
+
+// InsertOrganization stores a new organization.
+func (s *Store) InsertOrganization(ctx context.Context, o *Organization) error {
+	return insert(ctx, s, "insert organization", o)
+}
+
+// OrganizationByID looks an organization up by id.
+func (s *Store) OrganizationByID(ctx context.Context, id string) (Organization, error) {
+	return first[Organization](ctx, s, "organization by id", "id = ?", id)
+}
+
+// OrganizationBySlug looks an organization up by slug.
+func (s *Store) OrganizationBySlug(ctx context.Context, slug string) (Organization, error) {
+	return first[Organization](ctx, s, "organization by slug", "slug = ?", slug)
+}
+
+// CountOrganizations counts all organizations.
+func (s *Store) CountOrganizations(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.conn(ctx).Model(&Organization{}).Count(&n).Error
+	return n, wrap("count organizations", err)
+}
+
+// InsertUser stores a new user.
+func (s *Store) InsertUser(ctx context.Context, u *User) error {
+	return insert(ctx, s, "insert user", u)
+}
+
+// UserByEmail looks a user up by (lower-cased) email.
+func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
+	return first[User](ctx, s, "user by email", "email = ?", email)
+}
+
+// UserByID looks a user up by id.
+func (s *Store) UserByID(ctx context.Context, id string) (User, error) {
+	return first[User](ctx, s, "user by id", "id = ?", id)
+}
+
+// UsersByIDs returns the users with the given ids, keyed by id.
+func (s *Store) UsersByIDs(ctx context.Context, ids []string) (map[string]User, error) {
+	out := make(map[string]User, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var users []User
+	if err := s.conn(ctx).Where("id IN ?", ids).Find(&users).Error; err != nil {
+		return nil, wrap("users by ids", err)
+	}
+	for _, u := range users {
+		out[u.ID] = u
+	}
+	return out, nil
+}
+
+// InsertMembership stores a new membership.
+func (s *Store) InsertMembership(ctx context.Context, m *Membership) error {
+	return insert(ctx, s, "insert membership", m)
+}
+
+// MembershipByOrgUser returns the membership of a user in an organization.
+func (s *Store) MembershipByOrgUser(ctx context.Context, orgID, userID string) (Membership, error) {
+	return first[Membership](ctx, s, "membership by org and user", "org_id = ? AND user_id = ?", orgID, userID)
+}
+
+// UpdateMembershipRole sets a member's role.
+func (s *Store) UpdateMembershipRole(ctx context.Context, orgID, userID, role string, at time.Time) error {
+	res := s.conn(ctx).Model(&Membership{}).Where("org_id = ? AND user_id = ?", orgID, userID).
+		Updates(map[string]any{"role": role, "updated_at": at})
+	if res.Error == nil && res.RowsAffected == 0 {
+		return wrap("update membership role", ErrNotFound)
+	}
+	return wrap("update membership role", res.Error)
+}
+
+// DeleteMembership removes a user from an organization.
+func (s *Store) DeleteMembership(ctx context.Context, orgID, userID string) error {
+	res := s.conn(ctx).Where("org_id = ? AND user_id = ?", orgID, userID).Delete(&Membership{})
+	if res.Error == nil && res.RowsAffected == 0 {
+		return wrap("delete membership", ErrNotFound)
+	}
+	return wrap("delete membership", res.Error)
+}
+
+// CountMembersWithRole counts an organization's members holding role.
+func (s *Store) CountMembersWithRole(ctx context.Context, orgID, role string) (int64, error) {
+	var n int64
+	err := s.conn(ctx).Model(&Membership{}).Where("org_id = ? AND role = ?", orgID, role).Count(&n).Error
+	return n, wrap("count members with role", err)
+}
+
+// MembershipsByUser lists every membership of a user.
+func (s *Store) MembershipsByUser(ctx context.Context, userID string) ([]Membership, error) {
+	var ms []Membership
+	err := s.conn(ctx).Where("user_id = ?", userID).Order("id").Find(&ms).Error
+	return ms, wrap("memberships by user", err)
+}
+
+// ListMemberships pages through an organization's memberships, newest first.
+func (s *Store) ListMemberships(ctx context.Context, orgID string, p Page) ([]Membership, bool, error) {
+	var ms []Membership
+	err := p.apply(s.conn(ctx).Where("org_id = ?", orgID), "id").Find(&ms).Error
+	if err != nil {
+		return nil, false, wrap("list memberships", err)
+	}
+	ms, more := trim(ms, p)
+	return ms, more, nil
+}
+
+// InsertAPIKey stores a new API key.
+func (s *Store) InsertAPIKey(ctx context.Context, k *APIKey) error {
+	return insert(ctx, s, "insert api key", k)
+}
+
+// APIKeyByID returns an organization's key by id.
+func (s *Store) APIKeyByID(ctx context.Context, orgID, id string) (APIKey, error) {
+	return first[APIKey](ctx, s, "api key by id", "org_id = ? AND id = ?", orgID, id)
+}
+
+// CredentialFilter selects an organization's credentials for a listing.
+type CredentialFilter struct {
+	OrgID string
+	// UserID, when set, keeps only that user's credentials.
+	UserID         string
+	IncludeRevoked bool
+	Page           Page
+}
+
+// where applies the filter's conditions to q.
+func (f CredentialFilter) where(q *gorm.DB) *gorm.DB {
+	q = q.Where("org_id = ?", f.OrgID)
+	if f.UserID != "" {
+		q = q.Where("user_id = ?", f.UserID)
+	}
+	if !f.IncludeRevoked {
+		q = q.Where("revoked_at IS NULL")
+	}
+	return f.Page.apply(q, "id")
+}
+
+// ListAPIKeys pages through the keys the filter selects, newest first.
+func (s *Store) ListAPIKeys(ctx context.Context, f CredentialFilter) ([]APIKey, bool, error) {
+	var keys []APIKey
+	if err := f.where(s.conn(ctx)).Find(&keys).Error; err != nil {
+		return nil, false, wrap("list api keys", err)
+	}
+	keys, more := trim(keys, f.Page)
+	return keys, more, nil
+}
+
+// MarkAPIKeyRevoked sets revoked_at on a key that is not yet revoked. It reports
+// whether a row changed (false: unknown or already revoked).
+func (s *Store) MarkAPIKeyRevoked(ctx context.Context, orgID, id string, at time.Time) (bool, error) {
+	res := s.conn(ctx).Model(&APIKey{}).
+		Where("org_id = ? AND id = ? AND revoked_at IS NULL", orgID, id).
+		Update("revoked_at", at)
+	return res.RowsAffected > 0, wrap("mark api key revoked", res.Error)
+}
+
+// KeyCredential is what authentication needs to know about a presented key: the
+// key itself and its creator's current role in the key's organization ("" when the
+// creator is no longer a member).
+type KeyCredential struct {
+	ID         string
+	OrgID      string
+	UserID     string
+	Digest     []byte
+	Scopes     string
+	ExpiresAt  *time.Time
+	RevokedAt  *time.Time
+	LastUsedAt *time.Time
+	Role       string
+}
+
+// APIKeyCredentialByDigest finds the key with this digest and its creator's role,
+// in one indexed query.
+func (s *Store) APIKeyCredentialByDigest(ctx context.Context, digest []byte) (KeyCredential, error) {
+	var c KeyCredential
+	res := s.conn(ctx).Raw(`SELECT k.id, k.org_id, k.user_id, k.digest, k.scopes, k.expires_at, k.revoked_at,
+		k.last_used_at, COALESCE(m.role, '') AS role
+		FROM api_keys k LEFT JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.user_id
+		WHERE k.digest = ?`, digest).Scan(&c)
+	if res.Error == nil && res.RowsAffected == 0 {
+		return c, wrap("api key by digest", ErrNotFound)
+	}
+	return c, wrap("api key by digest", res.Error)
+}
+
+// TouchAPIKey records a use of the key, at most once per interval so that hot keys
+// do not turn every request into a write.
+func (s *Store) TouchAPIKey(ctx context.Context, id string, at time.Time, interval time.Duration) error {
+	err := s.conn(ctx).Model(&APIKey{}).
+		Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", id, at.Add(-interval)).
+		Update("last_used_at", at).Error
+	return wrap("touch api key", err)
+}
+
+// InsertAuditEvent appends an audit entry.
+func (s *Store) InsertAuditEvent(ctx context.Context, e *AuditEvent) error {
+	return insert(ctx, s, "insert audit event", e)
+}
+
+// ListAuditEvents pages through an organization's audit log, newest first.
+func (s *Store) ListAuditEvents(ctx context.Context, orgID string, p Page) ([]AuditEvent, bool, error) {
+	var es []AuditEvent
+	if err := p.apply(s.conn(ctx).Where("org_id = ?", orgID), "id").Find(&es).Error; err != nil {
+		return nil, false, wrap("list audit events", err)
+	}
+	es, more := trim(es, p)
+	return es, more, nil
+}

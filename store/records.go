@@ -1,0 +1,70 @@
+package store
+
+import "time"
+
+// Organization is a workspace.
+type Organization struct {
+	ID        string    `gorm:"primaryKey;size:36"`
+	Slug      string    `gorm:"size:64;not null;uniqueIndex"`
+	Name      string    `gorm:"size:200;not null"`
+	CreatedAt time.Time `gorm:"not null"`
+}
+
+// User is a person who can sign in; Email is stored lower-cased.
+type User struct {
+	ID           string    `gorm:"primaryKey;size:36"`
+	Email        string    `gorm:"size:320;not null;uniqueIndex"`
+	Name         string    `gorm:"size:200;not null"`
+	PasswordHash string    `gorm:"size:200;not null"`
+	CreatedAt    time.Time `gorm:"not null"`
+}
+
+// Membership gives a user one role in one organization.
+type Membership struct {
+	ID        string       `gorm:"primaryKey;size:36"`
+	OrgID     string       `gorm:"size:36;not null;uniqueIndex:ux_memberships_org_user"`
+	UserID    string       `gorm:"size:36;not null;uniqueIndex:ux_memberships_org_user;index"`
+	Role      string       `gorm:"size:16;not null"`
+	CreatedAt time.Time    `gorm:"not null"`
+	UpdatedAt time.Time    `gorm:"not null"`
+	Org       Organization `gorm:"foreignKey:OrgID;constraint:OnDelete:CASCADE"`
+	User      User         `gorm:"foreignKey:UserID;constraint:OnDelete:CASCADE"`
+}
+
+// APIKey is a scoped ptg_ key. Only the SHA-256 digest of the secret is kept.
+type APIKey struct {
+	ID         string `gorm:"primaryKey;size:36"`
+	OrgID      string `gorm:"size:36;not null;index:ix_api_keys_org_user,priority:1"`
+	UserID     string `gorm:"size:36;not null;index:ix_api_keys_org_user,priority:2"`
+	Name       string `gorm:"size:400;not null"`
+	Digest     []byte `gorm:"not null;uniqueIndex"`
+	Hint       string `gorm:"size:32;not null"`
+	Scopes     string `gorm:"size:2000;not null"`
+	CreatedAt  time.Time
+	ExpiresAt  *time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+	Org        Organization `gorm:"foreignKey:OrgID;constraint:OnDelete:CASCADE"`
+	User       User         `gorm:"foreignKey:UserID;constraint:OnDelete:CASCADE"`
+}
+
+// AuditEvent is one append-only audit log entry. It never holds a secret.
+type AuditEvent struct {
+	ID                  string    `gorm:"primaryKey;size:36"`
+	OrgID               string    `gorm:"size:36;not null;index"`
+	At                  time.Time `gorm:"not null"`
+	Action              string    `gorm:"size:64;not null"`
+	TargetType          string    `gorm:"size:32;not null"`
+	TargetID            string    `gorm:"size:64;not null"`
+	ActorUserID         string    `gorm:"size:36;not null"`
+	ActorCredentialType string    `gorm:"size:32;not null"`
+	ActorCredentialID   string    `gorm:"size:64;not null"`
+	Address             string    `gorm:"size:64;not null"`
+	UserAgent           string    `gorm:"size:512;not null"`
+	Detail              string    `gorm:"size:2000;not null"`
+}
+
+// allRecords lists every table, in creation order, for migrations.
+func allRecords() []any {
+	return []any{&Organization{}, &User{}, &Membership{}, &APIKey{}, &AuditEvent{}}
+}

@@ -1,0 +1,188 @@
+// Package store persists the credentials server's records with gorm, on the
+// embedded pure-Go SQLite default or on PostgreSQL. It imports no project package:
+// callers pass plain values and get records back.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+var (
+	// ErrNotFound is returned when a looked-up record does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict is returned when a write breaks a uniqueness rule.
+	ErrConflict = errors.New("store: conflict")
+)
+
+// Dialect names the database behind a Store.
+type Dialect string
+
+// The supported dialects.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// Store is a handle on the database. A Store returned by Tx is bound to that
+// transaction; all methods work the same on both.
+type Store struct {
+	db      *gorm.DB
+	dialect Dialect
+}
+
+// Options tune Open.
+type Options struct {
+	// MaxOpenConns caps the pool (0: a default per dialect).
+	MaxOpenConns int
+	// Logger receives slow-query warnings; nil silences gorm.
+	Logger *slog.Logger
+}
+
+// Open connects to the database named by rawURL: "sqlite:PATH" (PATH may be
+// ":memory:" only in tests) or "postgres://...". It does not migrate.
+func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
+	cfg := &gorm.Config{
+		TranslateError:         true,
+		SkipDefaultTransaction: true,
+		PrepareStmt:            true,
+		Logger:                 logger.Discard,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	}
+	var (
+		dialector gorm.Dialector
+		dialect   Dialect
+		maxConns  = opts.MaxOpenConns
+	)
+	switch {
+	case strings.HasPrefix(rawURL, "sqlite:"):
+		path := strings.TrimPrefix(rawURL, "sqlite:")
+		path = strings.TrimPrefix(path, "//")
+		if path == "" {
+			return nil, errors.New("store: sqlite URL needs a file path, e.g. sqlite:pentographer.db")
+		}
+		dialector = sqlite.Open(sqliteDSN(path))
+		dialect = SQLite
+		if maxConns == 0 {
+			maxConns = 8
+		}
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		dialector = postgres.New(postgres.Config{DSN: rawURL})
+		dialect = Postgres
+		if maxConns == 0 {
+			maxConns = 20
+		}
+	default:
+		return nil, fmt.Errorf("store: unsupported database URL scheme in %q (want sqlite:PATH or postgres://...)", redactURL(rawURL))
+	}
+	db, err := gorm.Open(dialector, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", dialect, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("store: pool: %w", err)
+	}
+	sqlDB.SetMaxOpenConns(maxConns)
+	sqlDB.SetMaxIdleConns(maxConns)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	s := &Store{db: db, dialect: dialect}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.Ping(pingCtx); err != nil {
+		_ = sqlDB.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// sqliteDSN sets the pragmas every pooled connection needs: WAL so readers never
+// block the writer, a busy timeout so concurrent writers queue instead of failing
+// with "database is locked", foreign keys on, and BEGIN IMMEDIATE so a transaction
+// that reads before it writes cannot deadlock on the lock upgrade.
+func sqliteDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// redactURL drops a password from a database URL so it can appear in errors.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "<unparsable URL>"
+	}
+	return u.Redacted()
+}
+
+// Dialect reports which database the store talks to.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Close releases the pool.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
+// Tx runs fn in one transaction, committed when fn returns nil.
+func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return fn(&Store{db: tx, dialect: s.dialect})
+	})
+	return translate(err)
+}
+
+// conn returns the gorm handle for one call.
+func (s *Store) conn(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
+
+// translate maps driver and gorm errors onto ErrNotFound and ErrConflict in one place.
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict):
+		return err
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return fmt.Errorf("%w: %w", ErrConflict, err)
+	}
+	return err
+}
+
+// wrap prefixes err with the operation and translates it.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("store: %s: %w", op, translate(err))
+}
