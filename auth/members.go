@@ -266,7 +266,7 @@ func (s *Service) enroll(ctx context.Context, e enrollment) (Enrollment, error) 
 		if password, err = newPassword(); err != nil {
 			return Enrollment{}, err
 		}
-		if hash, err = HashPassword(password); err != nil {
+		if hash, err = s.pwCost.hash(password); err != nil {
 			return Enrollment{}, err
 		}
 	case err != nil:

@@ -23,6 +23,8 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives security-relevant events; never a secret.
 	Logger *slog.Logger
+	// PasswordCost is the argon2id cost of new password hashes (zero: default).
+	PasswordCost PasswordCost
 }
 
 // Service holds the rules of who may do what. GraphQL resolvers, REST handlers and
@@ -32,11 +34,15 @@ type Service struct {
 	scopes *Catalog
 	now    func() time.Time
 	log    *slog.Logger
+	pwCost PasswordCost
 }
 
 // NewService builds the service over st.
 func NewService(st *store.Store, opts Options) *Service {
-	s := &Service{store: st, scopes: opts.Catalog, now: opts.Now, log: opts.Logger}
+	s := &Service{store: st, scopes: opts.Catalog, now: opts.Now, log: opts.Logger, pwCost: opts.PasswordCost}
+	if s.pwCost == (PasswordCost{}) {
+		s.pwCost = DefaultPasswordCost
+	}
 	if s.scopes == nil {
 		s.scopes, _ = NewCatalog(nil)
 	}

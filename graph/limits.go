@@ -37,7 +37,7 @@ var (
 	_ graphql.OperationContextMutator = shapeLimit{}
 )
 
-func (shapeLimit) ExtensionName() string                        { return "ShapeLimit" }
+func (shapeLimit) ExtensionName() string                          { return "ShapeLimit" }
 func (shapeLimit) Validate(schema graphql.ExecutableSchema) error { return nil }
 
 func (l shapeLimit) MutateOperationContext(_ context.Context, rc *graphql.OperationContext) *gqlerror.Error {

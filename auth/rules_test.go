@@ -1,0 +1,98 @@
+package auth
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValidName(t *testing.T) {
+	cases := []struct {
+		name, value string
+		ok          bool
+	}{
+		{"plain", "CI deploy key", true},
+		{"quotes and SQL", `Robert'); DROP TABLE api_keys;--"`, true},
+		{"HTML", `<script>alert(1)</script>`, true},
+		{"emoji with joiner", "👩‍💻 laptop", true},
+		{"100 characters", strings.Repeat("é", 100), true},
+		{"empty", "", false},
+		{"blank", "   \t ", false},
+		{"101 characters", strings.Repeat("a", 101), false},
+		{"NUL", "a\x00b", false},
+		{"newline", "a\nb", false},
+		{"escape", "a\x1b[31mb", false},
+		{"DEL", "a\x7fb", false},
+		{"right-to-left override", "invoice\u202Etxt.exe", false},
+		{"isolate", "a\u2066b", false},
+		{"byte order mark", "\uFEFFkey", false},
+		{"invalid UTF-8", "a\xffb", false},
+	}
+	for _, c := range cases {
+		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
+			err := validName("name", c.value)
+			if c.ok != (err == nil) {
+				t.Fatalf("validName(%q) = %v, want ok=%v", c.value, err, c.ok)
+			}
+			if err != nil && KindOf(err) != KindInvalid {
+				t.Fatalf("kind %v", KindOf(err))
+			}
+		})
+	}
+}
+
+func TestCatalog(t *testing.T) {
+	c, err := NewCatalog([]string{"findings:read", "scans:write"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	member := c.ForRole(RoleMember)
+	for _, s := range []string{"keys:read", "keys:write", "clients:read", "clients:write", "findings:read", "scans:write"} {
+		if !member.Has(s) {
+			t.Errorf("MEMBER lacks %s", s)
+		}
+	}
+	for _, s := range []string{"members:read", "members:write", "audit:read"} {
+		if member.Has(s) {
+			t.Errorf("MEMBER may use %s", s)
+		}
+		if !c.ForRole(RoleAdmin).Has(s) || !c.ForRole(RoleOwner).Has(s) {
+			t.Errorf("ADMIN/OWNER lack %s", s)
+		}
+	}
+	for _, bad := range [][]string{{"keys:read"}, {"has space"}, {`quo"te`}, {""}, {strings.Repeat("x", 65)}, {"a", "a"}} {
+		if _, err := NewCatalog(bad); err == nil {
+			t.Errorf("NewCatalog(%q) accepted", bad)
+		}
+	}
+}
+
+func TestRolesAreOrdered(t *testing.T) {
+	if !(RoleOwner > RoleAdmin && RoleAdmin > RoleMember && RoleMember > RoleNone) {
+		t.Fatal("roles out of order")
+	}
+	for _, s := range []string{"owner", "ADMIN", " Member "} {
+		if _, err := ParseRole(s); err != nil {
+			t.Errorf("ParseRole(%q): %v", s, err)
+		}
+	}
+	if _, err := ParseRole("root"); err == nil {
+		t.Error("ParseRole(root) accepted")
+	}
+}
+
+func TestPasswordHashing(t *testing.T) {
+	pw, err := newPassword()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := HashPassword(pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h, "$argon2id$") || strings.Contains(h, pw) {
+		t.Fatalf("hash %q", h)
+	}
+	if !CheckPassword(pw, h) || CheckPassword(pw+"x", h) || CheckPassword(pw, "garbage") {
+		t.Fatal("CheckPassword is wrong")
+	}
+}
