@@ -17,6 +17,9 @@ import (
 // NewHandler returns the GraphQL HTTP handler over svc. The caller (package server)
 // authenticates the request and puts the principal into its context first.
 func NewHandler(svc *auth.Service, log *slog.Logger, limits Limits) http.Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	cfg := Config{Resolvers: &Resolver{svc: svc, log: log}}
 	cfg.Directives.HasRole = hasRole
 	setComplexity(&cfg.Complexity)

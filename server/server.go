@@ -91,10 +91,26 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("GET /explorer/", explorer)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
+	// The catch-all "/" would otherwise answer a wrong method on a known path
+	// with 404; these answer 405 with the allowed methods.
+	for path, allow := range map[string]string{
+		"/graphql": "GET, POST", "/explorer": "GET", "/healthz": "GET", "/readyz": "GET",
+	} {
+		mux.Handle(path, methodNotAllowed(allow))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "no such endpoint"})
 	})
 	return mux
+}
+
+func methodNotAllowed(allow string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{
+			"error": "invalid_request", "error_description": "method not allowed; use " + allow,
+		})
+	})
 }
 
 // wantsHTML reports whether a GET comes from a browser navigating to the page
