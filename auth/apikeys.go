@@ -139,6 +139,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id string) (APIKey, error) {
 	if err != nil {
 		return APIKey{}, err
 	}
+	s.credentialsChanged()
 	owner, err := s.store.UserByID(ctx, rec.UserID)
 	if err != nil {
 		return APIKey{}, err

@@ -107,6 +107,11 @@ func (a *Authenticator) apiKey(ctx context.Context, key string) (*Principal, err
 		return nil, invalidToken(msgMalformed)
 	}
 	digest := Digest(key)
+	now := a.svc.clock()
+	cached, gen := a.svc.cache.get(digest, now)
+	if cached != nil {
+		return cached, nil
+	}
 	c, err := a.svc.store.APIKeyCredentialByDigest(ctx, digest)
 	if isNotFound(err) {
 		return nil, invalidToken(msgUnknown)
@@ -120,7 +125,6 @@ func (a *Authenticator) apiKey(ctx context.Context, key string) (*Principal, err
 	if subtle.ConstantTimeCompare(c.Digest, digest) != 1 || c.RevokedAt != nil || role == RoleNone {
 		return nil, invalidToken(msgUnknown)
 	}
-	now := a.svc.clock()
 	if c.ExpiresAt != nil && !now.Before(*c.ExpiresAt) {
 		return nil, invalidToken(msgExpired)
 	}
@@ -137,5 +141,6 @@ func (a *Authenticator) apiKey(ctx context.Context, key string) (*Principal, err
 	if c.ExpiresAt != nil {
 		p.ExpiresAt = *c.ExpiresAt
 	}
+	a.svc.cache.put(digest, p, gen, now)
 	return p, nil
 }

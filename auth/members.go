@@ -145,6 +145,7 @@ func (s *Service) UpdateMemberRole(ctx context.Context, userID string, role Role
 	if err != nil {
 		return Member{}, err
 	}
+	s.credentialsChanged()
 	return s.member(ctx, m)
 }
 
@@ -182,6 +183,7 @@ func (s *Service) RemoveMember(ctx context.Context, userID string) (Member, erro
 	if err != nil {
 		return Member{}, err
 	}
+	s.credentialsChanged()
 	return s.member(ctx, m)
 }
 

@@ -25,6 +25,9 @@ type Options struct {
 	Logger *slog.Logger
 	// PasswordCost is the argon2id cost of new password hashes (zero: default).
 	PasswordCost PasswordCost
+	// CacheTTL bounds how long a verified credential is reused without a store
+	// lookup (0: DefaultCacheTTL; negative: no cache).
+	CacheTTL time.Duration
 }
 
 // Service holds the rules of who may do what. GraphQL resolvers, REST handlers and
@@ -35,11 +38,17 @@ type Service struct {
 	now    func() time.Time
 	log    *slog.Logger
 	pwCost PasswordCost
+	cache  *principalCache
 }
 
 // NewService builds the service over st.
 func NewService(st *store.Store, opts Options) *Service {
 	s := &Service{store: st, scopes: opts.Catalog, now: opts.Now, log: opts.Logger, pwCost: opts.PasswordCost}
+	ttl := opts.CacheTTL
+	if ttl == 0 {
+		ttl = DefaultCacheTTL
+	}
+	s.cache = newPrincipalCache(ttl)
 	if s.pwCost == (PasswordCost{}) {
 		s.pwCost = DefaultPasswordCost
 	}
@@ -61,6 +70,11 @@ func (s *Service) Scopes() *Catalog { return s.scopes }
 // clock returns the current time in UTC, truncated to microseconds so that it
 // survives a round trip through either database unchanged.
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// credentialsChanged must be called after every committed change that can revoke
+// a credential or narrow what it may do, so that no later request is served from
+// the authentication cache.
+func (s *Service) credentialsChanged() { s.cache.invalidate() }
 
 // newID returns a random, time-ordered record id (UUIDv7).
 func newID() string { return uuid.Must(uuid.NewV7()).String() }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/pentographer/pentographer/auth"
+	"github.com/pentographer/pentographer/store"
+	"github.com/pentographer/pentographer/store/storetest"
 )
 
 const (
@@ -589,5 +591,20 @@ func TestAuditLogRecordsKeyAndMembershipChanges(t *testing.T) {
 		if strings.Contains(string(other.Body), id) {
 			t.Fatal("another organization sees the audit log")
 		}
+	})
+}
+
+// TestRevocationReachesOtherReplicas runs two servers on one store: a key revoked
+// through one is refused by the other within the cache bound of SPEC §11.
+func TestRevocationReachesOtherReplicas(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
+		a, b := newEnv(t, st), newEnv(t, st)
+		owner := a.bootstrap("Acme", "owner@acme.test")
+		id, key := a.createKey(owner, "shared", nil)
+		b.gql(key, `{ viewer { role } }`, nil).ok(t) // now cached in replica b
+		a.gql(owner.key, revokeKeyMutation, map[string]any{"id": id}).ok(t)
+		assertInvalidToken(t, a.gql(key, `{ viewer { role } }`, nil))
+		time.Sleep(auth.DefaultCacheTTL + 10*time.Millisecond)
+		assertInvalidToken(t, b.gql(key, `{ viewer { role } }`, nil))
 	})
 }

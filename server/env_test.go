@@ -48,7 +48,7 @@ func (c *fakeClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // env is a running server over a real store, reached through real HTTP.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	st    *store.Store
 	svc   *auth.Service
 	srv   *Server
@@ -57,7 +57,7 @@ type env struct {
 	clock *fakeClock
 }
 
-func newEnv(t *testing.T, st *store.Store) *env {
+func newEnv(t testing.TB, st *store.Store) *env {
 	t.Helper()
 	e := &env{t: t, st: st, logs: &syncBuffer{}, clock: &fakeClock{}}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -180,7 +180,7 @@ func (e *env) gql(key, query string, vars map[string]any) response {
 }
 
 // ok fails the test unless r is a 200 without errors.
-func (r response) ok(t *testing.T) response {
+func (r response) ok(t testing.TB) response {
 	t.Helper()
 	if r.Status != http.StatusOK || len(r.Errors) > 0 {
 		t.Fatalf("want success, got %d: %s", r.Status, r.Body)

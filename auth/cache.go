@@ -1,0 +1,91 @@
+package auth
+
+import (
+	"sync"
+	"time"
+)
+
+// DefaultCacheTTL bounds how long a verified credential is trusted without asking
+// the store again. Changes made through this process invalidate the cache at once;
+// changes made through another replica (or the command line) are seen within this
+// bound, which is SPEC §11's 100 ms.
+const DefaultCacheTTL = 100 * time.Millisecond
+
+// maxCacheEntries caps the cache's memory; past it, an arbitrary entry goes.
+const maxCacheEntries = 10000
+
+// principalCache remembers recently verified credentials by digest, so that a hot
+// key costs a hash and a map lookup instead of a database round trip. It never
+// holds a secret: keys are SHA-256 digests.
+//
+// Correctness rests on a generation counter: every change that can revoke or
+// weaken a credential bumps it after its transaction commits, dropping all
+// entries, and a lookup that began under an older generation may not store its
+// result. So once a revoking call returns, no request started afterwards can be
+// served from a stale entry.
+type principalCache struct {
+	ttl     time.Duration
+	mu      sync.RWMutex
+	gen     uint64
+	entries map[string]cacheEntry
+}
+
+type cacheEntry struct {
+	p       Principal
+	validTo time.Time // when the entry must be re-checked against the store
+}
+
+func newPrincipalCache(ttl time.Duration) *principalCache {
+	return &principalCache{ttl: ttl, entries: make(map[string]cacheEntry)}
+}
+
+// get returns a copy of the cached principal for digest, if fresh, and the
+// generation to pass to put after a store lookup.
+func (c *principalCache) get(digest []byte, now time.Time) (*Principal, uint64) {
+	if c == nil || c.ttl <= 0 {
+		return nil, 0
+	}
+	c.mu.RLock()
+	e, ok := c.entries[string(digest)]
+	gen := c.gen
+	c.mu.RUnlock()
+	if !ok || !now.Before(e.validTo) {
+		return nil, gen
+	}
+	p := e.p
+	return &p, gen
+}
+
+// put stores p unless the cache was invalidated since gen was read.
+func (c *principalCache) put(digest []byte, p *Principal, gen uint64, now time.Time) {
+	if c == nil || c.ttl <= 0 {
+		return
+	}
+	validTo := now.Add(c.ttl)
+	if !p.ExpiresAt.IsZero() && p.ExpiresAt.Before(validTo) {
+		validTo = p.ExpiresAt
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if len(c.entries) >= maxCacheEntries {
+		for k := range c.entries {
+			delete(c.entries, k)
+			break
+		}
+	}
+	c.entries[string(digest)] = cacheEntry{p: *p, validTo: validTo}
+}
+
+// invalidate drops every entry and fences out lookups already under way.
+func (c *principalCache) invalidate() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.gen++
+	clear(c.entries)
+	c.mu.Unlock()
+}
