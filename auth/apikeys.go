@@ -108,38 +108,28 @@ func (s *Service) insertAPIKey(ctx context.Context, tx *store.Store, p *Principa
 // RevokeAPIKey revokes a key the caller may manage. A key outside the caller's
 // visibility is answered as not found. Revoking twice returns the revoked key.
 func (s *Service) RevokeAPIKey(ctx context.Context, id string) (APIKey, error) {
-	p, err := require(ctx, ScopeKeysWrite, RoleMember)
-	if err != nil {
-		return APIKey{}, err
-	}
-	if !validID(id) {
-		return APIKey{}, errNotFound
-	}
 	var rec store.APIKey
-	err = s.store.Tx(ctx, func(tx *store.Store) error {
-		var err error
-		rec, err = tx.APIKeyByID(ctx, p.OrgID, id)
-		if isNotFound(err) || (err == nil && !canManage(p, rec.UserID)) {
-			return errNotFound
-		}
-		if err != nil {
-			return err
-		}
-		now := s.clock()
-		changed, err := tx.MarkAPIKeyRevoked(ctx, p.OrgID, id, now)
-		if err != nil || !changed {
-			return err
-		}
-		rec.RevokedAt = &now
-		return s.record(ctx, tx, p, auditEntry{
-			orgID: p.OrgID, action: ActionAPIKeyRevoked, targetType: "api_key", targetID: id,
-			detail: "name=" + quoteDetail(rec.Name),
+	err := s.manageCredential(ctx, ScopeKeysWrite, id,
+		func(tx *store.Store, p *Principal) (string, error) {
+			var err error
+			rec, err = tx.APIKeyByID(ctx, p.OrgID, id)
+			return rec.UserID, err
+		},
+		func(tx *store.Store, p *Principal) error {
+			now := s.clock()
+			changed, err := tx.MarkAPIKeyRevoked(ctx, p.OrgID, id, now)
+			if err != nil || !changed {
+				return err
+			}
+			rec.RevokedAt = &now
+			return s.record(ctx, tx, p, auditEntry{
+				orgID: p.OrgID, action: ActionAPIKeyRevoked, targetType: "api_key", targetID: id,
+				detail: "name=" + quoteDetail(rec.Name),
+			})
 		})
-	})
 	if err != nil {
 		return APIKey{}, err
 	}
-	s.credentialsChanged()
 	owner, err := s.store.UserByID(ctx, rec.UserID)
 	if err != nil {
 		return APIKey{}, err

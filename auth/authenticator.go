@@ -55,6 +55,8 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (*Princ
 	switch {
 	case strings.HasPrefix(token, apiKeyFormat.prefix):
 		return a.apiKey(ctx, token)
+	case strings.Count(token, ".") == 2:
+		return a.accessToken(ctx, token)
 	}
 	return nil, invalidToken(msgMalformed)
 }

@@ -82,3 +82,36 @@ func ownersOf[T any](ctx context.Context, s *Service, items []T, userID func(T) 
 	}
 	return s.usersByID(ctx, ids)
 }
+
+// manageCredential runs change, in one transaction, on a credential the caller
+// may manage: load returns the credential's owner (store.ErrNotFound when it is
+// not in the caller's organization). Anything outside the caller's visibility is
+// not found. After a successful change the authentication cache is invalidated,
+// so the next request sees it.
+func (s *Service) manageCredential(ctx context.Context, scope, id string,
+	load func(tx *store.Store, p *Principal) (ownerUserID string, err error),
+	change func(tx *store.Store, p *Principal) error,
+) error {
+	p, err := require(ctx, scope, RoleMember)
+	if err != nil {
+		return err
+	}
+	if !validID(id) {
+		return errNotFound
+	}
+	err = s.store.Tx(ctx, func(tx *store.Store) error {
+		owner, err := load(tx, p)
+		if isNotFound(err) || (err == nil && !canManage(p, owner)) {
+			return errNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return change(tx, p)
+	})
+	if err != nil {
+		return err
+	}
+	s.credentialsChanged()
+	return nil
+}

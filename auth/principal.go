@@ -13,6 +13,9 @@ const (
 	MethodAPIKey      Method = "API_KEY"
 	MethodAccessToken Method = "ACCESS_TOKEN"
 	MethodSession     Method = "SESSION"
+	// MethodClientSecret is an OAuth client presenting its id and secret (at the
+	// token, introspection and revocation endpoints only).
+	MethodClientSecret Method = "CLIENT_SECRET"
 	// MethodOperator is the command line working directly on the store.
 	MethodOperator Method = "OPERATOR"
 )
@@ -29,6 +32,8 @@ type Principal struct {
 	Method Method
 	// CredentialID is the id of the API key, OAuth client or session used.
 	CredentialID string
+	// ClientID is the public ptgc_ id of an OAuth client or of a token's client.
+	ClientID string
 	// TokenID is the jti of an access token.
 	TokenID string
 	// ExpiresAt is when the credential stops working (zero: never).

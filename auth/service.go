@@ -25,6 +25,9 @@ type Options struct {
 	Logger *slog.Logger
 	// PasswordCost is the argon2id cost of new password hashes (zero: default).
 	PasswordCost PasswordCost
+	// Tokens shapes access tokens; Issuer and Audience default to placeholders
+	// that only tests should rely on.
+	Tokens TokenConfig
 	// CacheTTL bounds how long a verified credential is reused without a store
 	// lookup (0: DefaultCacheTTL; negative: no cache).
 	CacheTTL time.Duration
@@ -39,11 +42,26 @@ type Service struct {
 	log    *slog.Logger
 	pwCost PasswordCost
 	cache  *principalCache
+	tokens TokenConfig
+	keys   keyring
 }
 
 // NewService builds the service over st.
 func NewService(st *store.Store, opts Options) *Service {
 	s := &Service{store: st, scopes: opts.Catalog, now: opts.Now, log: opts.Logger, pwCost: opts.PasswordCost}
+	s.tokens = opts.Tokens
+	if s.tokens.TTL == 0 {
+		s.tokens.TTL = DefaultTokenTTL
+	}
+	if s.tokens.Alg == "" {
+		s.tokens.Alg = "ES256"
+	}
+	if s.tokens.Issuer == "" {
+		s.tokens.Issuer = "http://localhost:8080"
+	}
+	if s.tokens.Audience == "" {
+		s.tokens.Audience = s.tokens.Issuer + "/graphql"
+	}
 	ttl := opts.CacheTTL
 	if ttl == 0 {
 		ttl = DefaultCacheTTL
@@ -63,6 +81,9 @@ func NewService(st *store.Store, opts Options) *Service {
 	}
 	return s
 }
+
+// Tokens returns the access token configuration.
+func (s *Service) Tokens() TokenConfig { return s.tokens }
 
 // Scopes returns the deployment's scope catalog.
 func (s *Service) Scopes() *Catalog { return s.scopes }

@@ -61,6 +61,27 @@ func apiKeyConnection(p auth.Page[auth.APIKey]) *model.APIKeyConnection {
 	return c
 }
 
+func oauthClientModel(c auth.OAuthClient) *model.OAuthClient {
+	return &model.OAuthClient{
+		ID: c.ID, Name: c.Name, ClientID: c.ClientID, SecretHint: c.SecretHint, Scopes: nonNil(c.Scopes),
+		Owner: userModel(c.Owner), CreatedAt: c.CreatedAt, LastUsedAt: c.LastUsedAt, RevokedAt: c.RevokedAt,
+		Status: model.CredentialStatus(c.Status),
+	}
+}
+
+func oauthClientSecretPayload(c auth.OAuthClientWithSecret) *model.OAuthClientSecretPayload {
+	return &model.OAuthClientSecretPayload{Client: oauthClientModel(c.Client), ClientID: c.Client.ClientID, ClientSecret: c.ClientSecret}
+}
+
+func oauthClientConnection(p auth.Page[auth.OAuthClient]) *model.OAuthClientConnection {
+	c := &model.OAuthClientConnection{Edges: make([]model.OAuthClientEdge, len(p.Items))}
+	for i, k := range p.Items {
+		c.Edges[i] = model.OAuthClientEdge{Node: oauthClientModel(k), Cursor: auth.Cursor(k.ID)}
+	}
+	c.PageInfo = pageInfo(p, func(k auth.OAuthClient) string { return k.ID })
+	return c
+}
+
 func memberModel(m auth.Member) *model.Member {
 	return &model.Member{User: userModel(m.User), Role: m.Role, JoinedAt: m.JoinedAt}
 }

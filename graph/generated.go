@@ -115,19 +115,52 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CreateAPIKey     func(childComplexity int, input model.CreateAPIKeyInput) int
-		RemoveMember     func(childComplexity int, input model.RemoveMemberInput) int
-		RevokeAPIKey     func(childComplexity int, id string) int
-		UpdateMemberRole func(childComplexity int, input model.UpdateMemberRoleInput) int
+		CreateAPIKey            func(childComplexity int, input model.CreateAPIKeyInput) int
+		CreateOAuthClient       func(childComplexity int, input model.CreateOAuthClientInput) int
+		RemoveMember            func(childComplexity int, input model.RemoveMemberInput) int
+		RevokeAPIKey            func(childComplexity int, id string) int
+		RevokeOAuthClient       func(childComplexity int, id string) int
+		RotateOAuthClientSecret func(childComplexity int, id string) int
+		UpdateMemberRole        func(childComplexity int, input model.UpdateMemberRoleInput) int
+	}
+
+	OAuthClient struct {
+		ClientID   func(childComplexity int) int
+		CreatedAt  func(childComplexity int) int
+		ID         func(childComplexity int) int
+		LastUsedAt func(childComplexity int) int
+		Name       func(childComplexity int) int
+		Owner      func(childComplexity int) int
+		RevokedAt  func(childComplexity int) int
+		Scopes     func(childComplexity int) int
+		SecretHint func(childComplexity int) int
+		Status     func(childComplexity int) int
+	}
+
+	OAuthClientConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	OAuthClientEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	OAuthClientSecretPayload struct {
+		Client       func(childComplexity int) int
+		ClientID     func(childComplexity int) int
+		ClientSecret func(childComplexity int) int
 	}
 
 	Organization struct {
-		APIKeys  func(childComplexity int, first *int, after *string, includeRevoked *bool, orderBy *model.CredentialOrder) int
-		AuditLog func(childComplexity int, first *int, after *string) int
-		ID       func(childComplexity int) int
-		Members  func(childComplexity int, first *int, after *string) int
-		Name     func(childComplexity int) int
-		Slug     func(childComplexity int) int
+		APIKeys      func(childComplexity int, first *int, after *string, includeRevoked *bool, orderBy *model.CredentialOrder) int
+		AuditLog     func(childComplexity int, first *int, after *string) int
+		ID           func(childComplexity int) int
+		Members      func(childComplexity int, first *int, after *string) int
+		Name         func(childComplexity int) int
+		OauthClients func(childComplexity int, first *int, after *string, includeRevoked *bool, orderBy *model.CredentialOrder) int
+		Slug         func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -156,6 +189,7 @@ type ComplexityRoot struct {
 	Viewer struct {
 		APIKeys      func(childComplexity int, first *int, after *string, includeRevoked *bool, orderBy *model.CredentialOrder) int
 		AuthMethod   func(childComplexity int) int
+		OauthClients func(childComplexity int, first *int, after *string, includeRevoked *bool, orderBy *model.CredentialOrder) int
 		Organization func(childComplexity int) int
 		Role         func(childComplexity int) int
 		Scopes       func(childComplexity int) int
@@ -170,11 +204,15 @@ type ComplexityRoot struct {
 type MutationResolver interface {
 	CreateAPIKey(ctx context.Context, input model.CreateAPIKeyInput) (*model.CreateAPIKeyPayload, error)
 	RevokeAPIKey(ctx context.Context, id string) (*model.APIKey, error)
+	CreateOAuthClient(ctx context.Context, input model.CreateOAuthClientInput) (*model.OAuthClientSecretPayload, error)
+	RevokeOAuthClient(ctx context.Context, id string) (*model.OAuthClient, error)
+	RotateOAuthClientSecret(ctx context.Context, id string) (*model.OAuthClientSecretPayload, error)
 	UpdateMemberRole(ctx context.Context, input model.UpdateMemberRoleInput) (*model.UpdateMemberRolePayload, error)
 	RemoveMember(ctx context.Context, input model.RemoveMemberInput) (*model.RemoveMemberPayload, error)
 }
 type OrganizationResolver interface {
 	APIKeys(ctx context.Context, obj *model.Organization, first *int, after *string, includeRevoked *bool, orderBy *model.CredentialOrder) (*model.APIKeyConnection, error)
+	OauthClients(ctx context.Context, obj *model.Organization, first *int, after *string, includeRevoked *bool, orderBy *model.CredentialOrder) (*model.OAuthClientConnection, error)
 	Members(ctx context.Context, obj *model.Organization, first *int, after *string) (*model.MemberConnection, error)
 	AuditLog(ctx context.Context, obj *model.Organization, first *int, after *string) (*model.AuditEventConnection, error)
 }
@@ -186,6 +224,7 @@ type ViewerResolver interface {
 	Organization(ctx context.Context, obj *model.Viewer) (*model.Organization, error)
 
 	APIKeys(ctx context.Context, obj *model.Viewer, first *int, after *string, includeRevoked *bool, orderBy *model.CredentialOrder) (*model.APIKeyConnection, error)
+	OauthClients(ctx context.Context, obj *model.Viewer, first *int, after *string, includeRevoked *bool, orderBy *model.CredentialOrder) (*model.OAuthClientConnection, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -462,6 +501,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAPIKey(childComplexity, args["input"].(model.CreateAPIKeyInput)), true
+	case "Mutation.createOAuthClient":
+		if e.ComplexityRoot.Mutation.CreateOAuthClient == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createOAuthClient_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateOAuthClient(childComplexity, args["input"].(model.CreateOAuthClientInput)), true
 	case "Mutation.removeMember":
 		if e.ComplexityRoot.Mutation.RemoveMember == nil {
 			break
@@ -484,6 +534,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIKey(childComplexity, args["id"].(string)), true
+	case "Mutation.revokeOAuthClient":
+		if e.ComplexityRoot.Mutation.RevokeOAuthClient == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeOAuthClient_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeOAuthClient(childComplexity, args["id"].(string)), true
+	case "Mutation.rotateOAuthClientSecret":
+		if e.ComplexityRoot.Mutation.RotateOAuthClientSecret == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rotateOAuthClientSecret_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RotateOAuthClientSecret(childComplexity, args["id"].(string)), true
 	case "Mutation.updateMemberRole":
 		if e.ComplexityRoot.Mutation.UpdateMemberRole == nil {
 			break
@@ -495,6 +567,112 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateMemberRole(childComplexity, args["input"].(model.UpdateMemberRoleInput)), true
+
+	case "OAuthClient.clientId":
+		if e.ComplexityRoot.OAuthClient.ClientID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAuthClient.ClientID(childComplexity), true
+	case "OAuthClient.createdAt":
+		if e.ComplexityRoot.OAuthClient.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAuthClient.CreatedAt(childComplexity), true
+	case "OAuthClient.id":
+		if e.ComplexityRoot.OAuthClient.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAuthClient.ID(childComplexity), true
+	case "OAuthClient.lastUsedAt":
+		if e.ComplexityRoot.OAuthClient.LastUsedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAuthClient.LastUsedAt(childComplexity), true
+	case "OAuthClient.name":
+		if e.ComplexityRoot.OAuthClient.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAuthClient.Name(childComplexity), true
+	case "OAuthClient.owner":
+		if e.ComplexityRoot.OAuthClient.Owner == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAuthClient.Owner(childComplexity), true
+	case "OAuthClient.revokedAt":
+		if e.ComplexityRoot.OAuthClient.RevokedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAuthClient.RevokedAt(childComplexity), true
+	case "OAuthClient.scopes":
+		if e.ComplexityRoot.OAuthClient.Scopes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAuthClient.Scopes(childComplexity), true
+	case "OAuthClient.secretHint":
+		if e.ComplexityRoot.OAuthClient.SecretHint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAuthClient.SecretHint(childComplexity), true
+	case "OAuthClient.status":
+		if e.ComplexityRoot.OAuthClient.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAuthClient.Status(childComplexity), true
+
+	case "OAuthClientConnection.edges":
+		if e.ComplexityRoot.OAuthClientConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAuthClientConnection.Edges(childComplexity), true
+	case "OAuthClientConnection.pageInfo":
+		if e.ComplexityRoot.OAuthClientConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAuthClientConnection.PageInfo(childComplexity), true
+
+	case "OAuthClientEdge.cursor":
+		if e.ComplexityRoot.OAuthClientEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAuthClientEdge.Cursor(childComplexity), true
+	case "OAuthClientEdge.node":
+		if e.ComplexityRoot.OAuthClientEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAuthClientEdge.Node(childComplexity), true
+
+	case "OAuthClientSecretPayload.client":
+		if e.ComplexityRoot.OAuthClientSecretPayload.Client == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAuthClientSecretPayload.Client(childComplexity), true
+	case "OAuthClientSecretPayload.clientId":
+		if e.ComplexityRoot.OAuthClientSecretPayload.ClientID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAuthClientSecretPayload.ClientID(childComplexity), true
+	case "OAuthClientSecretPayload.clientSecret":
+		if e.ComplexityRoot.OAuthClientSecretPayload.ClientSecret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAuthClientSecretPayload.ClientSecret(childComplexity), true
 
 	case "Organization.apiKeys":
 		if e.ComplexityRoot.Organization.APIKeys == nil {
@@ -541,6 +719,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Organization.Name(childComplexity), true
+	case "Organization.oauthClients":
+		if e.ComplexityRoot.Organization.OauthClients == nil {
+			break
+		}
+
+		args, err := ec.field_Organization_oauthClients_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Organization.OauthClients(childComplexity, args["first"].(*int), args["after"].(*string), args["includeRevoked"].(*bool), args["orderBy"].(*model.CredentialOrder)), true
 	case "Organization.slug":
 		if e.ComplexityRoot.Organization.Slug == nil {
 			break
@@ -618,6 +807,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Viewer.AuthMethod(childComplexity), true
+	case "Viewer.oauthClients":
+		if e.ComplexityRoot.Viewer.OauthClients == nil {
+			break
+		}
+
+		args, err := ec.field_Viewer_oauthClients_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Viewer.OauthClients(childComplexity, args["first"].(*int), args["after"].(*string), args["includeRevoked"].(*bool), args["orderBy"].(*model.CredentialOrder)), true
 	case "Viewer.organization":
 		if e.ComplexityRoot.Viewer.Organization == nil {
 			break
@@ -653,6 +853,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("CreateApiKeyInput", ec.unmarshalInputCreateApiKeyInput),
+			graphql.NewInputUnmarshaler("CreateOAuthClientInput", ec.unmarshalInputCreateOAuthClientInput),
 			graphql.NewInputUnmarshaler("RemoveMemberInput", ec.unmarshalInputRemoveMemberInput),
 			graphql.NewInputUnmarshaler("UpdateMemberRoleInput", ec.unmarshalInputUpdateMemberRoleInput),
 		)
@@ -792,6 +993,8 @@ type Viewer {
   scopes: [String!]!
   "The caller's own API keys (needs keys:read)."
   apiKeys(first: Int, after: String, includeRevoked: Boolean = false, orderBy: CredentialOrder = CREATED_AT_DESC): ApiKeyConnection!
+  "The caller's own OAuth clients (needs clients:read)."
+  oauthClients(first: Int, after: String, includeRevoked: Boolean = false, orderBy: CredentialOrder = CREATED_AT_DESC): OAuthClientConnection!
 }
 
 type User {
@@ -806,6 +1009,8 @@ type Organization {
   name: String!
   "Every API key of the organization (ADMIN and OWNER; needs keys:read)."
   apiKeys(first: Int, after: String, includeRevoked: Boolean = false, orderBy: CredentialOrder = CREATED_AT_DESC): ApiKeyConnection @hasRole(role: ADMIN)
+  "Every OAuth client of the organization (ADMIN and OWNER; needs clients:read)."
+  oauthClients(first: Int, after: String, includeRevoked: Boolean = false, orderBy: CredentialOrder = CREATED_AT_DESC): OAuthClientConnection @hasRole(role: ADMIN)
   "The organization's members (ADMIN and OWNER; needs members:read)."
   members(first: Int, after: String): MemberConnection @hasRole(role: ADMIN)
   "The audit log, newest first (ADMIN and OWNER; needs audit:read)."
@@ -839,6 +1044,35 @@ type ApiKeyEdge {
 
 type ApiKeyConnection {
   edges: [ApiKeyEdge!]!
+  pageInfo: PageInfo!
+}
+
+"""
+An OAuth client for machine-to-machine integrations: it trades its client id and
+secret for a short-lived access token at POST /api/oauth/token.
+"""
+type OAuthClient {
+  id: ID!
+  name: String!
+  "The public client id (ptgc_…)."
+  clientId: String!
+  "Display form of the secret, e.g. ptgs_AbCd…wXyZ."
+  secretHint: String!
+  scopes: [String!]!
+  owner: User!
+  createdAt: Time!
+  lastUsedAt: Time
+  revokedAt: Time
+  status: CredentialStatus!
+}
+
+type OAuthClientEdge {
+  node: OAuthClient!
+  cursor: String!
+}
+
+type OAuthClientConnection {
+  edges: [OAuthClientEdge!]!
   pageInfo: PageInfo!
 }
 
@@ -904,6 +1138,20 @@ type CreateApiKeyPayload {
   secret: String!
 }
 
+input CreateOAuthClientInput {
+  "1 to 100 characters; no control or bidirectional formatting characters."
+  name: String!
+  "A subset of the scopes the caller holds; default: all of them."
+  scopes: [String!]
+}
+
+"A client with its secret. The secret is shown only here, once."
+type OAuthClientSecretPayload {
+  client: OAuthClient!
+  clientId: String!
+  clientSecret: String!
+}
+
 input UpdateMemberRoleInput {
   userId: ID!
   role: Role!
@@ -926,6 +1174,12 @@ type Mutation {
   createApiKey(input: CreateApiKeyInput!): CreateApiKeyPayload @hasRole(role: MEMBER)
   "Revoke a key: the next request with it gets 401 (needs keys:write)."
   revokeApiKey(id: ID!): ApiKey @hasRole(role: MEMBER)
+  "Register an OAuth client owned by the caller (needs clients:write)."
+  createOAuthClient(input: CreateOAuthClientInput!): OAuthClientSecretPayload @hasRole(role: MEMBER)
+  "Revoke a client: its secret and live access tokens fail on the next request (needs clients:write)."
+  revokeOAuthClient(id: ID!): OAuthClient @hasRole(role: MEMBER)
+  "Give a client a new secret; the old one stops working at once (needs clients:write)."
+  rotateOAuthClientSecret(id: ID!): OAuthClientSecretPayload @hasRole(role: MEMBER)
   "Change a member's role; only an OWNER grants or removes OWNER (needs members:write)."
   updateMemberRole(input: UpdateMemberRoleInput!): UpdateMemberRolePayload @hasRole(role: ADMIN)
   "Remove a member (or leave, with your own id); the last OWNER cannot leave."
@@ -1083,6 +1337,64 @@ func (ec *executionContext) childFields_MemberEdge(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type MemberEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_OAuthClient(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_OAuthClient_id(ctx, field)
+	case "name":
+		return ec.fieldContext_OAuthClient_name(ctx, field)
+	case "clientId":
+		return ec.fieldContext_OAuthClient_clientId(ctx, field)
+	case "secretHint":
+		return ec.fieldContext_OAuthClient_secretHint(ctx, field)
+	case "scopes":
+		return ec.fieldContext_OAuthClient_scopes(ctx, field)
+	case "owner":
+		return ec.fieldContext_OAuthClient_owner(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_OAuthClient_createdAt(ctx, field)
+	case "lastUsedAt":
+		return ec.fieldContext_OAuthClient_lastUsedAt(ctx, field)
+	case "revokedAt":
+		return ec.fieldContext_OAuthClient_revokedAt(ctx, field)
+	case "status":
+		return ec.fieldContext_OAuthClient_status(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OAuthClient", field.Name)
+}
+
+func (ec *executionContext) childFields_OAuthClientConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_OAuthClientConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_OAuthClientConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OAuthClientConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_OAuthClientEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_OAuthClientEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_OAuthClientEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OAuthClientEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_OAuthClientSecretPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "client":
+		return ec.fieldContext_OAuthClientSecretPayload_client(ctx, field)
+	case "clientId":
+		return ec.fieldContext_OAuthClientSecretPayload_clientId(ctx, field)
+	case "clientSecret":
+		return ec.fieldContext_OAuthClientSecretPayload_clientSecret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OAuthClientSecretPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Organization(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -1093,6 +1405,8 @@ func (ec *executionContext) childFields_Organization(ctx context.Context, field 
 		return ec.fieldContext_Organization_name(ctx, field)
 	case "apiKeys":
 		return ec.fieldContext_Organization_apiKeys(ctx, field)
+	case "oauthClients":
+		return ec.fieldContext_Organization_oauthClients(ctx, field)
 	case "members":
 		return ec.fieldContext_Organization_members(ctx, field)
 	case "auditLog":
@@ -1153,6 +1467,8 @@ func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphq
 		return ec.fieldContext_Viewer_scopes(ctx, field)
 	case "apiKeys":
 		return ec.fieldContext_Viewer_apiKeys(ctx, field)
+	case "oauthClients":
+		return ec.fieldContext_Viewer_oauthClients(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Viewer", field.Name)
 }
@@ -1301,6 +1617,20 @@ func (ec *executionContext) field_Mutation_createApiKey_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createOAuthClient_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateOAuthClientInput, error) {
+			return ec.unmarshalNCreateOAuthClientInput2githubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐCreateOAuthClientInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_removeMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1316,6 +1646,34 @@ func (ec *executionContext) field_Mutation_removeMember_args(ctx context.Context
 }
 
 func (ec *executionContext) field_Mutation_revokeApiKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_revokeOAuthClient_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_rotateOAuthClientSecret_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -1425,6 +1783,44 @@ func (ec *executionContext) field_Organization_members_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Organization_oauthClients_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "includeRevoked",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRevoked"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*model.CredentialOrder, error) {
+			return ec.unmarshalOCredentialOrder2ᚖgithubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐCredentialOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1440,6 +1836,44 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 }
 
 func (ec *executionContext) field_Viewer_apiKeys_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "includeRevoked",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRevoked"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*model.CredentialOrder, error) {
+			return ec.unmarshalOCredentialOrder2ᚖgithubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐCredentialOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Viewer_oauthClients_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
@@ -2689,6 +3123,192 @@ func (ec *executionContext) fieldContext_Mutation_revokeApiKey(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createOAuthClient(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createOAuthClient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateOAuthClient(ctx, fc.Args["input"].(model.CreateOAuthClientInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋpentographerᚋpentographerᚋauthᚐRole(ctx, "MEMBER")
+				if err != nil {
+					var zeroVal *model.OAuthClientSecretPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.OAuthClientSecretPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OAuthClientSecretPayload) graphql.Marshaler {
+			return ec.marshalOOAuthClientSecretPayload2ᚖgithubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐOAuthClientSecretPayload(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createOAuthClient(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OAuthClientSecretPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createOAuthClient_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_revokeOAuthClient(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokeOAuthClient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevokeOAuthClient(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋpentographerᚋpentographerᚋauthᚐRole(ctx, "MEMBER")
+				if err != nil {
+					var zeroVal *model.OAuthClient
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.OAuthClient
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OAuthClient) graphql.Marshaler {
+			return ec.marshalOOAuthClient2ᚖgithubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐOAuthClient(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revokeOAuthClient(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OAuthClient(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revokeOAuthClient_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rotateOAuthClientSecret(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rotateOAuthClientSecret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RotateOAuthClientSecret(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋpentographerᚋpentographerᚋauthᚐRole(ctx, "MEMBER")
+				if err != nil {
+					var zeroVal *model.OAuthClientSecretPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.OAuthClientSecretPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OAuthClientSecretPayload) graphql.Marshaler {
+			return ec.marshalOOAuthClientSecretPayload2ᚖgithubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐOAuthClientSecretPayload(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rotateOAuthClientSecret(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OAuthClientSecretPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rotateOAuthClientSecret_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_updateMemberRole(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2811,6 +3431,442 @@ func (ec *executionContext) fieldContext_Mutation_removeMember(ctx context.Conte
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _OAuthClient_id(ctx context.Context, field graphql.CollectedField, obj *model.OAuthClient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OAuthClient_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OAuthClient_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OAuthClient", field, false, false, "ID")
+}
+
+func (ec *executionContext) _OAuthClient_name(ctx context.Context, field graphql.CollectedField, obj *model.OAuthClient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OAuthClient_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OAuthClient_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OAuthClient", field, false, false, "String")
+}
+
+func (ec *executionContext) _OAuthClient_clientId(ctx context.Context, field graphql.CollectedField, obj *model.OAuthClient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OAuthClient_clientId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OAuthClient_clientId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OAuthClient", field, false, false, "String")
+}
+
+func (ec *executionContext) _OAuthClient_secretHint(ctx context.Context, field graphql.CollectedField, obj *model.OAuthClient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OAuthClient_secretHint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SecretHint, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OAuthClient_secretHint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OAuthClient", field, false, false, "String")
+}
+
+func (ec *executionContext) _OAuthClient_scopes(ctx context.Context, field graphql.CollectedField, obj *model.OAuthClient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OAuthClient_scopes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Scopes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OAuthClient_scopes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OAuthClient", field, false, false, "String")
+}
+
+func (ec *executionContext) _OAuthClient_owner(ctx context.Context, field graphql.CollectedField, obj *model.OAuthClient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OAuthClient_owner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Owner, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OAuthClient_owner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OAuthClient",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OAuthClient_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.OAuthClient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OAuthClient_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OAuthClient_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OAuthClient", field, false, false, "Time")
+}
+
+func (ec *executionContext) _OAuthClient_lastUsedAt(ctx context.Context, field graphql.CollectedField, obj *model.OAuthClient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OAuthClient_lastUsedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastUsedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OAuthClient_lastUsedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OAuthClient", field, false, false, "Time")
+}
+
+func (ec *executionContext) _OAuthClient_revokedAt(ctx context.Context, field graphql.CollectedField, obj *model.OAuthClient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OAuthClient_revokedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RevokedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OAuthClient_revokedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OAuthClient", field, false, false, "Time")
+}
+
+func (ec *executionContext) _OAuthClient_status(ctx context.Context, field graphql.CollectedField, obj *model.OAuthClient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OAuthClient_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.CredentialStatus) graphql.Marshaler {
+			return ec.marshalNCredentialStatus2githubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐCredentialStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OAuthClient_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OAuthClient", field, false, false, "CredentialStatus")
+}
+
+func (ec *executionContext) _OAuthClientConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.OAuthClientConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OAuthClientConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.OAuthClientEdge) graphql.Marshaler {
+			return ec.marshalNOAuthClientEdge2ᚕgithubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐOAuthClientEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OAuthClientConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OAuthClientConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OAuthClientEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OAuthClientConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.OAuthClientConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OAuthClientConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OAuthClientConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OAuthClientConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OAuthClientEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.OAuthClientEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OAuthClientEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OAuthClient) graphql.Marshaler {
+			return ec.marshalNOAuthClient2ᚖgithubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐOAuthClient(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OAuthClientEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OAuthClientEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OAuthClient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OAuthClientEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.OAuthClientEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OAuthClientEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OAuthClientEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OAuthClientEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _OAuthClientSecretPayload_client(ctx context.Context, field graphql.CollectedField, obj *model.OAuthClientSecretPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OAuthClientSecretPayload_client(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Client, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OAuthClient) graphql.Marshaler {
+			return ec.marshalNOAuthClient2ᚖgithubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐOAuthClient(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OAuthClientSecretPayload_client(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OAuthClientSecretPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OAuthClient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OAuthClientSecretPayload_clientId(ctx context.Context, field graphql.CollectedField, obj *model.OAuthClientSecretPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OAuthClientSecretPayload_clientId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OAuthClientSecretPayload_clientId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OAuthClientSecretPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _OAuthClientSecretPayload_clientSecret(ctx context.Context, field graphql.CollectedField, obj *model.OAuthClientSecretPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OAuthClientSecretPayload_clientSecret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientSecret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OAuthClientSecretPayload_clientSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OAuthClientSecretPayload", field, false, false, "String")
 }
 
 func (ec *executionContext) _Organization_id(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
@@ -2938,6 +3994,68 @@ func (ec *executionContext) fieldContext_Organization_apiKeys(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Organization_apiKeys_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Organization_oauthClients(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Organization_oauthClients(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Organization().OauthClients(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["includeRevoked"].(*bool), fc.Args["orderBy"].(*model.CredentialOrder))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋpentographerᚋpentographerᚋauthᚐRole(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *model.OAuthClientConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.OAuthClientConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, obj, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OAuthClientConnection) graphql.Marshaler {
+			return ec.marshalOOAuthClientConnection2ᚖgithubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐOAuthClientConnection(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Organization_oauthClients(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Organization",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OAuthClientConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Organization_oauthClients_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3526,6 +4644,50 @@ func (ec *executionContext) fieldContext_Viewer_apiKeys(ctx context.Context, fie
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Viewer_apiKeys_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Viewer_oauthClients(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Viewer_oauthClients(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Viewer().OauthClients(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["includeRevoked"].(*bool), fc.Args["orderBy"].(*model.CredentialOrder))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OAuthClientConnection) graphql.Marshaler {
+			return ec.marshalNOAuthClientConnection2ᚖgithubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐOAuthClientConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Viewer_oauthClients(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Viewer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OAuthClientConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Viewer_oauthClients_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4661,6 +5823,55 @@ func UnmarshalCreateApiKeyInput(ctx context.Context, raw any) (model.CreateAPIKe
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateOAuthClientInput(ctx context.Context, obj any) (model.CreateOAuthClientInput, error) {
+	var it model.CreateOAuthClientInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "scopes"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "scopes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scopes"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scopes = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateOAuthClientInput unmarshals raw into the CreateOAuthClientInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateOAuthClientInput(ctx context.Context, raw any) (model.CreateOAuthClientInput, error) {
+	var out model.CreateOAuthClientInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateOAuthClientInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRemoveMemberInput(ctx context.Context, obj any) (model.RemoveMemberInput, error) {
 	var it model.RemoveMemberInput
 	if obj == nil {
@@ -5296,6 +6507,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "createOAuthClient":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createOAuthClient(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "revokeOAuthClient":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revokeOAuthClient(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "rotateOAuthClientSecret":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rotateOAuthClientSecret(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "updateMemberRole":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_updateMemberRole(ctx, field)
@@ -5308,6 +6540,203 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 				return ec._Mutation_removeMember(ctx, field)
 			})
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var oAuthClientImplementors = []string{"OAuthClient"}
+
+func (ec *executionContext) _OAuthClient(ctx context.Context, sel ast.SelectionSet, obj *model.OAuthClient) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, oAuthClientImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OAuthClient")
+		case "id":
+			out.Values[i] = ec._OAuthClient_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._OAuthClient_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clientId":
+			out.Values[i] = ec._OAuthClient_clientId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "secretHint":
+			out.Values[i] = ec._OAuthClient_secretHint(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "scopes":
+			out.Values[i] = ec._OAuthClient_scopes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "owner":
+			out.Values[i] = ec._OAuthClient_owner(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._OAuthClient_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastUsedAt":
+			out.Values[i] = ec._OAuthClient_lastUsedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "revokedAt":
+			out.Values[i] = ec._OAuthClient_revokedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._OAuthClient_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var oAuthClientConnectionImplementors = []string{"OAuthClientConnection"}
+
+func (ec *executionContext) _OAuthClientConnection(ctx context.Context, sel ast.SelectionSet, obj *model.OAuthClientConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, oAuthClientConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OAuthClientConnection")
+		case "edges":
+			out.Values[i] = ec._OAuthClientConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._OAuthClientConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var oAuthClientEdgeImplementors = []string{"OAuthClientEdge"}
+
+func (ec *executionContext) _OAuthClientEdge(ctx context.Context, sel ast.SelectionSet, obj *model.OAuthClientEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, oAuthClientEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OAuthClientEdge")
+		case "node":
+			out.Values[i] = ec._OAuthClientEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._OAuthClientEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var oAuthClientSecretPayloadImplementors = []string{"OAuthClientSecretPayload"}
+
+func (ec *executionContext) _OAuthClientSecretPayload(ctx context.Context, sel ast.SelectionSet, obj *model.OAuthClientSecretPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, oAuthClientSecretPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OAuthClientSecretPayload")
+		case "client":
+			out.Values[i] = ec._OAuthClientSecretPayload_client(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clientId":
+			out.Values[i] = ec._OAuthClientSecretPayload_clientId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clientSecret":
+			out.Values[i] = ec._OAuthClientSecretPayload_clientSecret(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -5358,6 +6787,12 @@ func (ec *executionContext) _Organization(ctx context.Context, sel ast.Selection
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_apiKeys(ctx, field, obj)
+				})
+		case "oauthClients":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Organization_oauthClients(ctx, field, obj)
 				})
 		case "members":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -5634,6 +7069,12 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Viewer_apiKeys(ctx, field, obj)
+				})
+		case "oauthClients":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Viewer_oauthClients(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -6115,6 +7556,11 @@ func (ec *executionContext) unmarshalNCreateApiKeyInput2githubᚗcomᚋpentograp
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreateOAuthClientInput2githubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐCreateOAuthClientInput(ctx context.Context, v any) (model.CreateOAuthClientInput, error) {
+	res, err := ec.unmarshalInputCreateOAuthClientInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCredentialStatus2githubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐCredentialStatus(ctx context.Context, v any) (model.CredentialStatus, error) {
 	var res model.CredentialStatus
 	err := res.UnmarshalGQL(v)
@@ -6156,6 +7602,42 @@ func (ec *executionContext) marshalNMemberEdge2ᚕgithubᚗcomᚋpentographerᚋ
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNMemberEdge2githubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐMemberEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNOAuthClient2ᚖgithubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐOAuthClient(ctx context.Context, sel ast.SelectionSet, v *model.OAuthClient) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OAuthClient!")
+		return graphql.Null
+	}
+	return ec._OAuthClient(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNOAuthClientConnection2ᚖgithubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐOAuthClientConnection(ctx context.Context, sel ast.SelectionSet, v *model.OAuthClientConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OAuthClientConnection!")
+		return graphql.Null
+	}
+	return ec._OAuthClientConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNOAuthClientEdge2githubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐOAuthClientEdge(ctx context.Context, sel ast.SelectionSet, v model.OAuthClientEdge) graphql.Marshaler {
+	return ec._OAuthClientEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNOAuthClientEdge2ᚕgithubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐOAuthClientEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.OAuthClientEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOAuthClientEdge2githubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐOAuthClientEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -6551,6 +8033,27 @@ func (ec *executionContext) marshalOMemberConnection2ᚖgithubᚗcomᚋpentograp
 		return graphql.Null
 	}
 	return ec._MemberConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOOAuthClient2ᚖgithubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐOAuthClient(ctx context.Context, sel ast.SelectionSet, v *model.OAuthClient) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._OAuthClient(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOOAuthClientConnection2ᚖgithubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐOAuthClientConnection(ctx context.Context, sel ast.SelectionSet, v *model.OAuthClientConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._OAuthClientConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOOAuthClientSecretPayload2ᚖgithubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐOAuthClientSecretPayload(ctx context.Context, sel ast.SelectionSet, v *model.OAuthClientSecretPayload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._OAuthClientSecretPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalORemoveMemberPayload2ᚖgithubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐRemoveMemberPayload(ctx context.Context, sel ast.SelectionSet, v *model.RemoveMemberPayload) graphql.Marshaler {

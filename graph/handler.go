@@ -55,6 +55,8 @@ func setComplexity(c *ComplexityRoot) {
 	page := func(child int, first *int, _ *string) int { return 1 + child*pageCost(first) }
 	c.Organization.APIKeys = keys
 	c.Viewer.APIKeys = keys
+	c.Organization.OauthClients = keys
+	c.Viewer.OauthClients = keys
 	c.Organization.Members = page
 	c.Organization.AuditLog = page
 }

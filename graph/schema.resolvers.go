@@ -30,6 +30,33 @@ func (r *mutationResolver) RevokeAPIKey(ctx context.Context, id string) (*model.
 	return apiKeyModel(k), nil
 }
 
+// CreateOAuthClient is the resolver for the createOAuthClient field.
+func (r *mutationResolver) CreateOAuthClient(ctx context.Context, input model.CreateOAuthClientInput) (*model.OAuthClientSecretPayload, error) {
+	c, err := r.svc.CreateOAuthClient(ctx, auth.CreateOAuthClientInput{Name: input.Name, Scopes: input.Scopes})
+	if err != nil {
+		return nil, err
+	}
+	return oauthClientSecretPayload(c), nil
+}
+
+// RevokeOAuthClient is the resolver for the revokeOAuthClient field.
+func (r *mutationResolver) RevokeOAuthClient(ctx context.Context, id string) (*model.OAuthClient, error) {
+	c, err := r.svc.RevokeOAuthClient(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return oauthClientModel(c), nil
+}
+
+// RotateOAuthClientSecret is the resolver for the rotateOAuthClientSecret field.
+func (r *mutationResolver) RotateOAuthClientSecret(ctx context.Context, id string) (*model.OAuthClientSecretPayload, error) {
+	c, err := r.svc.RotateOAuthClientSecret(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return oauthClientSecretPayload(c), nil
+}
+
 // UpdateMemberRole is the resolver for the updateMemberRole field.
 func (r *mutationResolver) UpdateMemberRole(ctx context.Context, input model.UpdateMemberRoleInput) (*model.UpdateMemberRolePayload, error) {
 	m, err := r.svc.UpdateMemberRole(ctx, input.UserID, input.Role)
@@ -55,6 +82,15 @@ func (r *organizationResolver) APIKeys(ctx context.Context, obj *model.Organizat
 		return nil, err
 	}
 	return apiKeyConnection(page), nil
+}
+
+// OauthClients is the resolver for the oauthClients field.
+func (r *organizationResolver) OauthClients(ctx context.Context, obj *model.Organization, first *int, after *string, includeRevoked *bool, orderBy *model.CredentialOrder) (*model.OAuthClientConnection, error) {
+	page, err := r.svc.ListOAuthClients(ctx, auth.OrganizationCredentials, listOptions(first, after, includeRevoked, orderBy))
+	if err != nil {
+		return nil, err
+	}
+	return oauthClientConnection(page), nil
 }
 
 // Members is the resolver for the members field.
@@ -109,6 +145,15 @@ func (r *viewerResolver) APIKeys(ctx context.Context, obj *model.Viewer, first *
 		return nil, err
 	}
 	return apiKeyConnection(page), nil
+}
+
+// OauthClients is the resolver for the oauthClients field.
+func (r *viewerResolver) OauthClients(ctx context.Context, obj *model.Viewer, first *int, after *string, includeRevoked *bool, orderBy *model.CredentialOrder) (*model.OAuthClientConnection, error) {
+	page, err := r.svc.ListOAuthClients(ctx, auth.OwnCredentials, listOptions(first, after, includeRevoked, orderBy))
+	if err != nil {
+		return nil, err
+	}
+	return oauthClientConnection(page), nil
 }
 
 // Mutation returns MutationResolver implementation.

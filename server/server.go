@@ -28,6 +28,12 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Limits bound GraphQL queries.
 	Limits graph.Limits
+	// ClientFailureLimit and AddressFailureLimit are how many failed client
+	// authentications one client id, or one address, may have per
+	// FailureWindow before the OAuth endpoints answer 429.
+	ClientFailureLimit  int
+	AddressFailureLimit int
+	FailureWindow       time.Duration
 }
 
 // DefaultConfig returns the defaults the command line starts from.
@@ -37,17 +43,22 @@ func DefaultConfig() Config {
 		MaxBodyBytes:   1 << 20,
 		RequestTimeout: 30 * time.Second,
 		Limits:         graph.DefaultLimits,
+
+		ClientFailureLimit:  10,
+		AddressFailureLimit: 50,
+		FailureWindow:       time.Minute,
 	}
 }
 
 // Server serves the credentials API.
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	store *store.Store
-	svc   *auth.Service
-	authn *auth.Authenticator
-	graph http.Handler
+	cfg     Config
+	log     *slog.Logger
+	store   *store.Store
+	svc     *auth.Service
+	authn   *auth.Authenticator
+	graph   http.Handler
+	limiter *failureLimiter
 }
 
 // New builds the server. The caller owns st and closes it after Shutdown.
@@ -58,13 +69,24 @@ func New(cfg Config, log *slog.Logger, st *store.Store, svc *auth.Service) *Serv
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultConfig().RequestTimeout
 	}
+	def := DefaultConfig()
 	if cfg.Limits == (graph.Limits{}) {
-		cfg.Limits = graph.DefaultLimits
+		cfg.Limits = def.Limits
+	}
+	if cfg.ClientFailureLimit <= 0 {
+		cfg.ClientFailureLimit = def.ClientFailureLimit
+	}
+	if cfg.AddressFailureLimit <= 0 {
+		cfg.AddressFailureLimit = def.AddressFailureLimit
+	}
+	if cfg.FailureWindow <= 0 {
+		cfg.FailureWindow = def.FailureWindow
 	}
 	return &Server{
 		cfg: cfg, log: log, store: st, svc: svc,
-		authn: auth.NewAuthenticator(svc),
-		graph: graph.NewHandler(svc, log, cfg.Limits),
+		authn:   auth.NewAuthenticator(svc),
+		graph:   graph.NewHandler(svc, log, cfg.Limits),
+		limiter: newFailureLimiter(cfg.ClientFailureLimit, cfg.AddressFailureLimit, cfg.FailureWindow),
 	}
 }
 
@@ -89,12 +111,19 @@ func (s *Server) routes() *http.ServeMux {
 	}))
 	mux.Handle("GET /explorer", explorer)
 	mux.Handle("GET /explorer/", explorer)
+	mux.HandleFunc("POST /api/oauth/token", s.token)
+	mux.HandleFunc("POST /api/oauth/introspect", s.introspect)
+	mux.HandleFunc("POST /api/oauth/revoke", s.revoke)
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.metadata)
+	mux.HandleFunc("GET /.well-known/jwks.json", s.jwks)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	// The catch-all "/" would otherwise answer a wrong method on a known path
 	// with 404; these answer 405 with the allowed methods.
 	for path, allow := range map[string]string{
 		"/graphql": "GET, POST", "/explorer": "GET", "/healthz": "GET", "/readyz": "GET",
+		"/api/oauth/token": "POST", "/api/oauth/introspect": "POST", "/api/oauth/revoke": "POST",
+		"/.well-known/oauth-authorization-server": "GET", "/.well-known/jwks.json": "GET",
 	} {
 		mux.Handle(path, methodNotAllowed(allow))
 	}

@@ -64,7 +64,47 @@ type AuditEvent struct {
 	Detail              string    `gorm:"size:2000;not null"`
 }
 
+// OAuthClient is a machine-to-machine client. Its id is public; only the SHA-256
+// digest of its secret is kept.
+type OAuthClient struct {
+	ID              string `gorm:"primaryKey;size:36"`
+	OrgID           string `gorm:"size:36;not null;index:ix_oauth_clients_org_user,priority:1"`
+	UserID          string `gorm:"size:36;not null;index:ix_oauth_clients_org_user,priority:2"`
+	Name            string `gorm:"size:400;not null"`
+	ClientID        string `gorm:"size:64;not null;uniqueIndex"`
+	SecretDigest    []byte `gorm:"not null;uniqueIndex"`
+	SecretHint      string `gorm:"size:32;not null"`
+	Scopes          string `gorm:"size:2000;not null"`
+	CreatedAt       time.Time
+	LastUsedAt      *time.Time
+	RevokedAt       *time.Time
+	SecretRotatedAt *time.Time
+	Org             Organization `gorm:"foreignKey:OrgID;constraint:OnDelete:CASCADE"`
+	User            User         `gorm:"foreignKey:UserID;constraint:OnDelete:CASCADE"`
+}
+
+// TableName keeps gorm from naming the table "o_auth_clients".
+func (OAuthClient) TableName() string { return "oauth_clients" }
+
+// SigningKey is a key pair that signs access tokens. The newest key without
+// RetiredAt signs; retired keys stay published until their tokens have expired.
+type SigningKey struct {
+	ID         string `gorm:"primaryKey;size:64"` // the JWS kid
+	Alg        string `gorm:"size:16;not null"`
+	PrivateKey []byte `gorm:"not null"` // PKCS #8 DER
+	CreatedAt  time.Time
+	RetiredAt  *time.Time
+}
+
+// RevokedToken denies one access token (by jti) until it would have expired.
+type RevokedToken struct {
+	JTI       string    `gorm:"primaryKey;size:64"`
+	ClientID  string    `gorm:"size:64;not null"`
+	ExpiresAt time.Time `gorm:"not null;index"`
+}
+
 // allRecords lists every table, in creation order, for migrations.
 func allRecords() []any {
-	return []any{&Organization{}, &User{}, &Membership{}, &APIKey{}, &AuditEvent{}}
+	return []any{&Organization{}, &User{}, &Membership{}, &APIKey{}, &AuditEvent{},
+		&OAuthClient{}, &SigningKey{}, &RevokedToken{}}
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pentographer/pentographer/auth"
 )
 
 // Config is every setting of the binary, read from flags and PTG_* variables (a
@@ -27,6 +29,11 @@ type Config struct {
 	ShutdownGrace  time.Duration
 	BootstrapOrg   string
 	BootstrapEmail string
+	TokenTTL       time.Duration
+	TokenAudience  string
+	SigningAlg     string
+	ClientFailures int
+	AddrFailures   int
 }
 
 // option describes one setting: its flag, its variable, its default and its help.
@@ -46,6 +53,17 @@ func dur(p func(*Config) *time.Duration) func(*Config, string) error {
 			return fmt.Errorf("want a positive duration such as 30s, got %q", v)
 		}
 		*p(c) = d
+		return nil
+	}
+}
+
+func count(p func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("want a positive whole number, got %q", v)
+		}
+		*p(c) = n
 		return nil
 	}
 }
@@ -77,6 +95,16 @@ var options = []option{
 		dur(func(c *Config) *time.Duration { return &c.RequestTimeout })},
 	{"shutdown-grace", "PTG_SHUTDOWN_GRACE", "10s", "how long in-flight requests may finish on shutdown",
 		dur(func(c *Config) *time.Duration { return &c.ShutdownGrace })},
+	{"token-ttl", "PTG_TOKEN_TTL", "1h", "lifetime of an access token (1m to 24h)",
+		dur(func(c *Config) *time.Duration { return &c.TokenTTL })},
+	{"token-audience", "PTG_TOKEN_AUDIENCE", "", "aud claim of access tokens (default: the public URL + /graphql)",
+		str(func(c *Config) *string { return &c.TokenAudience })},
+	{"signing-alg", "PTG_SIGNING_ALG", "ES256", "JWS algorithm of new signing keys: ES256, ES384 or RS256",
+		str(func(c *Config) *string { return &c.SigningAlg })},
+	{"client-failure-limit", "PTG_CLIENT_FAILURE_LIMIT", "10", "failed client authentications per client id per minute before 429",
+		count(func(c *Config) *int { return &c.ClientFailures })},
+	{"address-failure-limit", "PTG_ADDRESS_FAILURE_LIMIT", "50", "failed client authentications per address per minute before 429",
+		count(func(c *Config) *int { return &c.AddrFailures })},
 	{"bootstrap-org", "PTG_BOOTSTRAP_ORG", "My Organization", "name of the organization created on first start",
 		str(func(c *Config) *string { return &c.BootstrapOrg })},
 	{"bootstrap-email", "PTG_BOOTSTRAP_EMAIL", "owner@example.com", "email of the owner created on first start",
@@ -110,6 +138,9 @@ func (c Config) validate() error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return errors.New("--public-url / PTG_PUBLIC_URL must be an absolute http(s) URL without query or fragment")
 	}
+	if err := c.Tokens().Validate(); err != nil {
+		return fmt.Errorf("token settings: %w", err)
+	}
 	switch c.LogFormat {
 	case "auto", "json", "text":
 	default:
@@ -124,6 +155,15 @@ func (c Config) validate() error {
 
 // PublicBase is the public URL without a trailing slash.
 func (c Config) PublicBase() string { return strings.TrimRight(c.PublicURL, "/") }
+
+// Tokens is the access token configuration.
+func (c Config) Tokens() auth.TokenConfig {
+	aud := c.TokenAudience
+	if aud == "" {
+		aud = c.PublicBase() + "/graphql"
+	}
+	return auth.TokenConfig{Issuer: c.PublicBase(), Audience: aud, TTL: c.TokenTTL, Alg: c.SigningAlg}
+}
 
 // Scopes splits the operator's extra scopes.
 func (c Config) Scopes() []string {

@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/pentographer/pentographer/auth"
 	"github.com/pentographer/pentographer/server"
@@ -36,6 +37,8 @@ Usage:
                                             create an organization, its owner and an owner API key
   pentographer members add --org SLUG --email EMAIL --role owner|admin|member [--json] [flags]
                                             add a person to an organization, with an API key
+  pentographer signing-keys rotate [flags]  make a new access token signing key; old ones stay
+                                            published until their tokens expire
   pentographer version                      print the version
 
 Every flag can also be set by the PTG_* variable named in its help; a flag wins.
@@ -47,6 +50,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
+	}
+	if cmd == "signing-keys" {
+		if len(args) == 0 || args[0] != "rotate" {
+			fmt.Fprintln(stderr, `pentographer signing-keys: the only subcommand is "rotate"`)
+			return 2
+		}
+		cmd, args = "signing-keys rotate", args[1:]
 	}
 	if cmd == "members" {
 		if len(args) == 0 || args[0] != "add" {
@@ -63,6 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdMigrate(ctx, args, stdout, stderr, getenv)
 	case "bootstrap", "members add":
 		err = cmdEnroll(ctx, cmd, args, stdout, stderr, getenv)
+	case "signing-keys rotate":
+		err = cmdRotate(ctx, args, stdout, stderr, getenv)
 	case "version":
 		fmt.Fprintln(stdout, "pentographer", version())
 	case "help", "-h", "--help":
@@ -130,7 +142,7 @@ func openServices(ctx context.Context, cfg Config) (*store.Store, *auth.Service,
 		_ = st.Close()
 		return nil, nil, err
 	}
-	return st, auth.NewService(st, auth.Options{Catalog: catalog}), nil
+	return st, auth.NewService(st, auth.Options{Catalog: catalog, Tokens: cfg.Tokens()}), nil
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -152,12 +164,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if first != nil {
 		printFirstStart(stdout, cfg, *first)
 	}
+	if err := svc.EnsureSigningKey(ctx); err != nil {
+		return fmt.Errorf("signing key: %w", err)
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
 	srv := server.New(server.Config{
 		PublicURL: cfg.PublicBase(), MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout,
+		ClientFailureLimit: cfg.ClientFailures, AddressFailureLimit: cfg.AddrFailures, FailureWindow: time.Minute,
 	}, log, st, svc)
 	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicBase(), "store", string(st.Dialect()))
 	return srv.Serve(ctx, ln, cfg.ShutdownGrace)
@@ -179,6 +195,25 @@ Try it:
     -H 'Content-Type: application/json' -d '{"query":"{ viewer { role user { email } } }"}'
 
 `, e.Organization.Name, e.Organization.Slug, e.User.Email, e.Password, e.APIKey, cfg.PublicBase(), e.APIKey)
+}
+
+func cmdRotate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs, build := newFlagSet("signing-keys rotate", stderr, getenv)
+	cfg, err := parse(fs, build, args)
+	if err != nil {
+		return err
+	}
+	st, svc, err := openServices(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	kid, err := svc.RotateSigningKey(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "new signing key %s (%s) now signs access tokens; running servers pick it up within seconds\n", kid, cfg.SigningAlg)
+	return nil
 }
 
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {

@@ -83,6 +83,13 @@ type CreateAPIKeyPayload struct {
 	Secret string `json:"secret"`
 }
 
+type CreateOAuthClientInput struct {
+	// 1 to 100 characters; no control or bidirectional formatting characters.
+	Name string `json:"name"`
+	// A subset of the scopes the caller holds; default: all of them.
+	Scopes []string `json:"scopes,omitempty"`
+}
+
 type Member struct {
 	User     *User     `json:"user"`
 	Role     auth.Role `json:"role"`
@@ -102,12 +109,48 @@ type MemberEdge struct {
 type Mutation struct {
 }
 
+// An OAuth client for machine-to-machine integrations: it trades its client id and
+// secret for a short-lived access token at POST /api/oauth/token.
+type OAuthClient struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// The public client id (ptgc_…).
+	ClientID string `json:"clientId"`
+	// Display form of the secret, e.g. ptgs_AbCd…wXyZ.
+	SecretHint string           `json:"secretHint"`
+	Scopes     []string         `json:"scopes"`
+	Owner      *User            `json:"owner"`
+	CreatedAt  time.Time        `json:"createdAt"`
+	LastUsedAt *time.Time       `json:"lastUsedAt,omitempty"`
+	RevokedAt  *time.Time       `json:"revokedAt,omitempty"`
+	Status     CredentialStatus `json:"status"`
+}
+
+type OAuthClientConnection struct {
+	Edges    []OAuthClientEdge `json:"edges"`
+	PageInfo *PageInfo         `json:"pageInfo"`
+}
+
+type OAuthClientEdge struct {
+	Node   *OAuthClient `json:"node"`
+	Cursor string       `json:"cursor"`
+}
+
+// A client with its secret. The secret is shown only here, once.
+type OAuthClientSecretPayload struct {
+	Client       *OAuthClient `json:"client"`
+	ClientID     string       `json:"clientId"`
+	ClientSecret string       `json:"clientSecret"`
+}
+
 type Organization struct {
 	ID   string `json:"id"`
 	Slug string `json:"slug"`
 	Name string `json:"name"`
 	// Every API key of the organization (ADMIN and OWNER; needs keys:read).
 	APIKeys *APIKeyConnection `json:"apiKeys,omitempty"`
+	// Every OAuth client of the organization (ADMIN and OWNER; needs clients:read).
+	OauthClients *OAuthClientConnection `json:"oauthClients,omitempty"`
 	// The organization's members (ADMIN and OWNER; needs members:read).
 	Members *MemberConnection `json:"members,omitempty"`
 	// The audit log, newest first (ADMIN and OWNER; needs audit:read).
@@ -155,6 +198,8 @@ type Viewer struct {
 	Scopes []string `json:"scopes"`
 	// The caller's own API keys (needs keys:read).
 	APIKeys *APIKeyConnection `json:"apiKeys"`
+	// The caller's own OAuth clients (needs clients:read).
+	OauthClients *OAuthClientConnection `json:"oauthClients"`
 }
 
 // How the caller authenticated.

@@ -1,0 +1,202 @@
+package auth
+
+import (
+	"context"
+	"time"
+
+	"github.com/pentographer/pentographer/store"
+)
+
+// Audit actions of OAuth clients and tokens.
+const (
+	ActionOAuthClientCreated       = "oauth_client.created"
+	ActionOAuthClientRevoked       = "oauth_client.revoked"
+	ActionOAuthClientSecretRotated = "oauth_client.secret_rotated"
+	ActionAccessTokenRevoked       = "access_token.revoked"
+	ActionSigningKeyRotated        = "signing_key.rotated"
+)
+
+// OAuthClient is a client as the API shows it; its secret is never here.
+type OAuthClient struct {
+	ID         string
+	OrgID      string
+	Name       string
+	ClientID   string
+	SecretHint string
+	Scopes     Scopes
+	Owner      User
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+	Status     CredentialStatus
+}
+
+func (s *Service) oauthClientFrom(r store.OAuthClient, owner User) OAuthClient {
+	return OAuthClient{
+		ID: r.ID, OrgID: r.OrgID, Name: r.Name, ClientID: r.ClientID, SecretHint: r.SecretHint,
+		Scopes: ParseScopes(r.Scopes), Owner: owner, CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt,
+		RevokedAt: r.RevokedAt, Status: credentialStatus(s.clock(), nil, r.RevokedAt),
+	}
+}
+
+// CreateOAuthClientInput is what createOAuthClient takes.
+type CreateOAuthClientInput struct {
+	Name string
+	// Scopes, when empty, default to every scope the caller holds.
+	Scopes []string
+}
+
+// OAuthClientWithSecret carries the only copy of a client's (new) secret.
+type OAuthClientWithSecret struct {
+	Client       OAuthClient
+	ClientSecret string
+}
+
+// newClientSecret returns a secret with its digest and display hint.
+func newClientSecret() (secret string, digest []byte, hint string, err error) {
+	secret, err = clientSecretFormat.generate()
+	if err != nil {
+		return "", nil, "", err
+	}
+	return secret, Digest(secret), clientSecretFormat.hint(secret), nil
+}
+
+// CreateOAuthClient registers a client owned by the caller. Scopes follow the
+// same rules as API keys.
+func (s *Service) CreateOAuthClient(ctx context.Context, in CreateOAuthClientInput) (OAuthClientWithSecret, error) {
+	p, err := require(ctx, ScopeClientsWrite, RoleMember)
+	if err != nil {
+		return OAuthClientWithSecret{}, err
+	}
+	if err := validName("name", in.Name); err != nil {
+		return OAuthClientWithSecret{}, err
+	}
+	scopes, err := s.grantableScopes(p, in.Scopes)
+	if err != nil {
+		return OAuthClientWithSecret{}, err
+	}
+	clientID, err := clientIDFormat.generate()
+	if err != nil {
+		return OAuthClientWithSecret{}, err
+	}
+	secret, digest, hint, err := newClientSecret()
+	if err != nil {
+		return OAuthClientWithSecret{}, err
+	}
+	rec := store.OAuthClient{
+		ID: newID(), OrgID: p.OrgID, UserID: p.UserID, Name: in.Name, ClientID: clientID,
+		SecretDigest: digest, SecretHint: hint, Scopes: scopes.String(), CreatedAt: s.clock(),
+	}
+	err = s.store.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.InsertOAuthClient(ctx, &rec); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, p, auditEntry{
+			orgID: p.OrgID, action: ActionOAuthClientCreated, targetType: "oauth_client", targetID: rec.ID,
+			detail: "name=" + quoteDetail(in.Name) + " client_id=" + clientID + " scopes=" + rec.Scopes,
+		})
+	})
+	if err != nil {
+		return OAuthClientWithSecret{}, err
+	}
+	return s.withOwner(ctx, rec, secret)
+}
+
+func (s *Service) withOwner(ctx context.Context, rec store.OAuthClient, secret string) (OAuthClientWithSecret, error) {
+	owner, err := s.store.UserByID(ctx, rec.UserID)
+	if err != nil {
+		return OAuthClientWithSecret{}, err
+	}
+	return OAuthClientWithSecret{Client: s.oauthClientFrom(rec, userFrom(owner)), ClientSecret: secret}, nil
+}
+
+// loadClient returns a manageCredential loader for the client with this id.
+func loadClient(ctx context.Context, id string, rec *store.OAuthClient) func(*store.Store, *Principal) (string, error) {
+	return func(tx *store.Store, p *Principal) (string, error) {
+		var err error
+		*rec, err = tx.OAuthClientByID(ctx, p.OrgID, id)
+		return rec.UserID, err
+	}
+}
+
+// RevokeOAuthClient revokes a client the caller may manage; its secret and every
+// access token it holds stop working on the next request.
+func (s *Service) RevokeOAuthClient(ctx context.Context, id string) (OAuthClient, error) {
+	var rec store.OAuthClient
+	err := s.manageCredential(ctx, ScopeClientsWrite, id, loadClient(ctx, id, &rec),
+		func(tx *store.Store, p *Principal) error {
+			now := s.clock()
+			changed, err := tx.MarkOAuthClientRevoked(ctx, p.OrgID, id, now)
+			if err != nil || !changed {
+				return err
+			}
+			rec.RevokedAt = &now
+			return s.record(ctx, tx, p, auditEntry{
+				orgID: p.OrgID, action: ActionOAuthClientRevoked, targetType: "oauth_client", targetID: id,
+				detail: "name=" + quoteDetail(rec.Name) + " client_id=" + rec.ClientID,
+			})
+		})
+	if err != nil {
+		return OAuthClient{}, err
+	}
+	c, err := s.withOwner(ctx, rec, "")
+	return c.Client, err
+}
+
+// RotateOAuthClientSecret gives an active client a new secret; the old one stops
+// working at once. Access tokens already issued stay valid until they expire.
+func (s *Service) RotateOAuthClientSecret(ctx context.Context, id string) (OAuthClientWithSecret, error) {
+	var (
+		rec    store.OAuthClient
+		secret string
+	)
+	err := s.manageCredential(ctx, ScopeClientsWrite, id, loadClient(ctx, id, &rec),
+		func(tx *store.Store, p *Principal) error {
+			if rec.RevokedAt != nil {
+				return invalidField("id", "a revoked client cannot get a new secret")
+			}
+			var (
+				digest []byte
+				hint   string
+				err    error
+			)
+			if secret, digest, hint, err = newClientSecret(); err != nil {
+				return err
+			}
+			now := s.clock()
+			if err := tx.UpdateOAuthClientSecret(ctx, p.OrgID, id, digest, hint, now); err != nil {
+				return err
+			}
+			rec.SecretDigest, rec.SecretHint, rec.SecretRotatedAt = digest, hint, &now
+			return s.record(ctx, tx, p, auditEntry{
+				orgID: p.OrgID, action: ActionOAuthClientSecretRotated, targetType: "oauth_client", targetID: id,
+				detail: "name=" + quoteDetail(rec.Name) + " client_id=" + rec.ClientID,
+			})
+		})
+	if err != nil {
+		return OAuthClientWithSecret{}, err
+	}
+	return s.withOwner(ctx, rec, secret)
+}
+
+// ListOAuthClients pages through the caller's own clients or, for ADMIN and
+// OWNER, all of the organization's.
+func (s *Service) ListOAuthClients(ctx context.Context, vis Visibility, opts ListOptions) (Page[OAuthClient], error) {
+	f, err := credentialFilter(ctx, ScopeClientsRead, vis, opts)
+	if err != nil {
+		return Page[OAuthClient]{}, err
+	}
+	recs, more, err := s.store.ListOAuthClients(ctx, f)
+	if err != nil {
+		return Page[OAuthClient]{}, err
+	}
+	owners, err := ownersOf(ctx, s, recs, func(r store.OAuthClient) string { return r.UserID })
+	if err != nil {
+		return Page[OAuthClient]{}, err
+	}
+	out := Page[OAuthClient]{HasNextPage: more, Items: make([]OAuthClient, len(recs))}
+	for i, r := range recs {
+		out.Items[i] = s.oauthClientFrom(r, owners[r.UserID])
+	}
+	return out, nil
+}

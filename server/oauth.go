@@ -1,0 +1,335 @@
+package server
+
+import (
+	"encoding/base64"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/httprate"
+
+	"github.com/pentographer/pentographer/auth"
+)
+
+// maxFormBytes bounds the body of the OAuth endpoints; real requests are tiny.
+const maxFormBytes = 16 << 10
+
+// oauthError is an RFC 6749 §5.2 error answer. desc is a constant of this file:
+// it never holds input, CR/LF or a secret.
+type oauthError struct {
+	status int
+	code   string
+	desc   string
+	basic  bool // add the Basic challenge (client_secret_basic was tried)
+}
+
+func (e *oauthError) Error() string { return e.code + ": " + e.desc }
+
+func invalidRequest(desc string) *oauthError {
+	return &oauthError{status: http.StatusBadRequest, code: "invalid_request", desc: desc}
+}
+
+func invalidClient(basic bool) *oauthError {
+	return &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client authentication failed", basic: basic}
+}
+
+// writeOAuth writes a JSON answer of the OAuth endpoints, never cacheable.
+func writeOAuth(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, status, v)
+}
+
+func writeOAuthError(w http.ResponseWriter, e *oauthError) {
+	if e.basic {
+		w.Header().Set("WWW-Authenticate", `Basic realm="pentographer"`)
+	}
+	writeOAuth(w, e.status, map[string]string{"error": e.code, "error_description": e.desc})
+}
+
+// knownParams are the parameters the OAuth endpoints read; only these names are
+// ever repeated back in an error.
+var knownParams = []string{"grant_type", "scope", "client_id", "client_secret", "token", "token_type_hint"}
+
+// readForm reads an application/x-www-form-urlencoded body strictly: no
+// parameters in the URL, the right content type, valid encoding, no repeats.
+func readForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError) {
+	if r.URL.RawQuery != "" {
+		return nil, invalidRequest("parameters must be sent in the request body, never in the URL")
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, invalidRequest("the body must be application/x-www-form-urlencoded")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFormBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, &oauthError{status: http.StatusRequestEntityTooLarge, code: "invalid_request", desc: "the request body is too large"}
+		}
+		return nil, invalidRequest("the request body could not be read")
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, invalidRequest("the form body is not valid application/x-www-form-urlencoded")
+	}
+	for name, values := range form {
+		if len(values) > 1 {
+			for _, known := range knownParams {
+				if name == known {
+					return nil, invalidRequest("the " + known + " parameter is repeated")
+				}
+			}
+			return nil, invalidRequest("a parameter is repeated")
+		}
+	}
+	return form, nil
+}
+
+// clientCredentials extracts client authentication: client_secret_basic (RFC 6749
+// §2.3.1, id and secret form-urlencoded inside Basic) or client_secret_post.
+// Using both is invalid_request. ok is false when the request carries none.
+func clientCredentials(r *http.Request, form url.Values) (id, secret string, basic, ok bool, oerr *oauthError) {
+	headers := r.Header.Values("Authorization")
+	if len(headers) > 1 {
+		return "", "", false, false, invalidRequest("send exactly one Authorization header")
+	}
+	if len(headers) == 1 {
+		scheme, payload, _ := strings.Cut(headers[0], " ")
+		if !strings.EqualFold(scheme, "Basic") {
+			return "", "", false, false, nil
+		}
+		if form.Has("client_secret") {
+			return "", "", true, false, invalidRequest("use one client authentication method: Basic or client_secret in the body, not both")
+		}
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(payload))
+		if err != nil {
+			return "", "", true, false, invalidClient(true)
+		}
+		rawID, rawSecret, found := strings.Cut(string(raw), ":")
+		if !found {
+			return "", "", true, false, invalidClient(true)
+		}
+		id, err1 := url.QueryUnescape(rawID)
+		secret, err2 := url.QueryUnescape(rawSecret)
+		if err1 != nil || err2 != nil {
+			return "", "", true, false, invalidClient(true)
+		}
+		if form.Has("client_id") && form.Get("client_id") != id {
+			return "", "", true, false, invalidRequest("client_id in the body differs from the Basic credentials")
+		}
+		return id, secret, true, true, nil
+	}
+	if !form.Has("client_id") && !form.Has("client_secret") {
+		return "", "", false, false, nil
+	}
+	return form.Get("client_id"), form.Get("client_secret"), false, true, nil
+}
+
+// failureLimiter counts failed client authentications per client id and per
+// address, in a sliding window (go-chi/httprate), and refuses further attempts
+// past the limit with 429 until the window slides on.
+type failureLimiter struct {
+	perClient  *httprate.RateLimiter
+	perAddress *httprate.RateLimiter
+	window     time.Duration
+	clientMax  int
+	addressMax int
+}
+
+func newFailureLimiter(clientMax, addressMax int, window time.Duration) *failureLimiter {
+	return &failureLimiter{
+		perClient:  httprate.NewRateLimiter(clientMax, window),
+		perAddress: httprate.NewRateLimiter(addressMax, window),
+		window:     window, clientMax: clientMax, addressMax: addressMax,
+	}
+}
+
+// blocked reports whether either key has used up its failures.
+func (l *failureLimiter) blocked(clientID, address string) bool {
+	over := func(rl *httprate.RateLimiter, key string, max int) bool {
+		_, rate, err := rl.Status(key)
+		return err == nil && rate >= float64(max)
+	}
+	return over(l.perClient, "client:"+clientID, l.clientMax) || over(l.perAddress, "addr:"+address, l.addressMax)
+}
+
+// fail records one failed attempt for both keys.
+func (l *failureLimiter) fail(clientID, address string) {
+	window := time.Now().UTC().Truncate(l.window)
+	_ = l.perClient.Counter().IncrementBy("client:"+clientID, window, 1)
+	_ = l.perAddress.Counter().IncrementBy("addr:"+address, window, 1)
+}
+
+func (l *failureLimiter) retryAfter() string { return strconv.Itoa(int(l.window / time.Second)) }
+
+// authenticateClient runs client authentication with the failure limit. It
+// returns the client principal or writes the error answer.
+func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form url.Values) (*auth.Principal, bool) {
+	id, secret, basic, ok, oerr := clientCredentials(r, form)
+	if oerr != nil {
+		writeOAuthError(w, oerr)
+		return nil, false
+	}
+	if !ok {
+		writeOAuthError(w, invalidClient(basic))
+		return nil, false
+	}
+	addr := clientAddress(r)
+	if s.limiter.blocked(id, addr) {
+		w.Header().Set("Retry-After", s.limiter.retryAfter())
+		writeOAuth(w, http.StatusTooManyRequests, map[string]string{
+			"error": "temporarily_unavailable", "error_description": "too many failed attempts; retry later",
+		})
+		return nil, false
+	}
+	client, err := s.svc.AuthenticateClient(r.Context(), id, secret)
+	if auth.KindOf(err) == auth.KindUnauthenticated {
+		s.limiter.fail(id, addr)
+		writeOAuthError(w, invalidClient(basic))
+		return nil, false
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return nil, false
+	}
+	ri := requestInfoFrom(r.Context())
+	ri.credentialID, ri.method = client.CredentialID, client.Method
+	return client, true
+}
+
+// serverError logs err with the request id and answers a generic 500.
+func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.ErrorContext(r.Context(), "oauth endpoint failed", "request_id", requestIDFrom(r.Context()), "error", err)
+	writeOAuth(w, http.StatusInternalServerError, map[string]string{"error": "server_error", "error_description": "internal error"})
+}
+
+// token is POST /api/oauth/token: the client credentials grant (RFC 6749 §4.4).
+func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	form, oerr := readForm(w, r)
+	if oerr != nil {
+		writeOAuthError(w, oerr)
+		return
+	}
+	switch gt := form.Get("grant_type"); {
+	case !form.Has("grant_type") || gt == "":
+		writeOAuthError(w, invalidRequest("grant_type is required"))
+		return
+	case gt != "client_credentials":
+		writeOAuthError(w, &oauthError{status: http.StatusBadRequest, code: "unsupported_grant_type", desc: "only the client_credentials grant is supported"})
+		return
+	}
+	client, ok := s.authenticateClient(w, r, form)
+	if !ok {
+		return
+	}
+	tok, err := s.svc.IssueClientToken(r.Context(), client, form.Get("scope"))
+	if auth.KindOf(err) == auth.KindInvalid {
+		writeOAuthError(w, &oauthError{status: http.StatusBadRequest, code: "invalid_scope", desc: "the requested scope is unknown or exceeds the client's scopes"})
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	writeOAuth(w, http.StatusOK, map[string]any{
+		"access_token": tok.AccessToken, "token_type": "Bearer", "expires_in": tok.ExpiresIn, "scope": tok.Scope,
+	})
+}
+
+// introspect is POST /api/oauth/introspect (RFC 7662). The resource server
+// authenticates as an OAuth client or with any bearer credential of the
+// organization.
+func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
+	form, oerr := readForm(w, r)
+	if oerr != nil {
+		writeOAuthError(w, oerr)
+		return
+	}
+	ctx := r.Context()
+	if h := r.Header.Get("Authorization"); len(r.Header.Values("Authorization")) == 1 && strings.HasPrefix(strings.ToLower(h), "bearer ") {
+		p, err := s.authn.Authenticate(ctx, h)
+		if err != nil {
+			unauthorized(w, "invalid_token", "the bearer credential is invalid")
+			return
+		}
+		ctx = auth.WithPrincipal(ctx, p)
+	} else {
+		client, ok := s.authenticateClient(w, r, form)
+		if !ok {
+			return
+		}
+		ctx = auth.WithPrincipal(ctx, client)
+	}
+	if !form.Has("token") {
+		writeOAuthError(w, invalidRequest("token is required"))
+		return
+	}
+	out, err := s.authn.Introspect(ctx, form.Get("token"))
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	writeOAuth(w, http.StatusOK, out)
+}
+
+// revoke is POST /api/oauth/revoke (RFC 7009): a client revokes an access token
+// it was issued. The answer is 200 whether or not the token was valid.
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
+	form, oerr := readForm(w, r)
+	if oerr != nil {
+		writeOAuthError(w, oerr)
+		return
+	}
+	client, ok := s.authenticateClient(w, r, form)
+	if !ok {
+		return
+	}
+	if !form.Has("token") {
+		writeOAuthError(w, invalidRequest("token is required"))
+		return
+	}
+	if err := s.svc.RevokeAccessToken(auth.WithPrincipal(r.Context(), client), form.Get("token")); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+}
+
+// metadata is GET /.well-known/oauth-authorization-server (RFC 8414).
+func (s *Server) metadata(w http.ResponseWriter, _ *http.Request) {
+	base := s.cfg.PublicURL
+	authMethods := []string{"client_secret_basic", "client_secret_post"}
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	writeJSON(w, http.StatusOK, map[string]any{
+		"issuer":                                base,
+		"token_endpoint":                        base + "/api/oauth/token",
+		"jwks_uri":                              base + "/.well-known/jwks.json",
+		"introspection_endpoint":                base + "/api/oauth/introspect",
+		"revocation_endpoint":                   base + "/api/oauth/revoke",
+		"grant_types_supported":                 []string{"client_credentials"},
+		"response_types_supported":              []string{},
+		"token_endpoint_auth_methods_supported": authMethods,
+		"introspection_endpoint_auth_methods_supported": authMethods,
+		"revocation_endpoint_auth_methods_supported":    authMethods,
+		"scopes_supported":                          []string(s.svc.Scopes().All()),
+		"access_token_signing_alg_values_supported": auth.SigningAlgs,
+	})
+}
+
+// jwks is GET /.well-known/jwks.json: the public keys of live tokens.
+func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
+	keys, err := s.svc.JWKS(r.Context())
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	writeJSON(w, http.StatusOK, map[string]any{"keys": keys})
+}

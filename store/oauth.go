@@ -1,0 +1,136 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm/clause"
+)
+
+// InsertOAuthClient stores a new OAuth client.
+func (s *Store) InsertOAuthClient(ctx context.Context, c *OAuthClient) error {
+	return insert(ctx, s, "insert oauth client", c)
+}
+
+// OAuthClientByID returns an organization's OAuth client by record id.
+func (s *Store) OAuthClientByID(ctx context.Context, orgID, id string) (OAuthClient, error) {
+	return first[OAuthClient](ctx, s, "oauth client by id", "org_id = ? AND id = ?", orgID, id)
+}
+
+// ListOAuthClients pages through the clients the filter selects.
+func (s *Store) ListOAuthClients(ctx context.Context, f CredentialFilter) ([]OAuthClient, bool, error) {
+	var cs []OAuthClient
+	if err := f.where(s.conn(ctx)).Find(&cs).Error; err != nil {
+		return nil, false, wrap("list oauth clients", err)
+	}
+	cs, more := trim(cs, f.Page)
+	return cs, more, nil
+}
+
+// MarkOAuthClientRevoked sets revoked_at on a client not yet revoked and reports
+// whether a row changed.
+func (s *Store) MarkOAuthClientRevoked(ctx context.Context, orgID, id string, at time.Time) (bool, error) {
+	res := s.conn(ctx).Model(&OAuthClient{}).
+		Where("org_id = ? AND id = ? AND revoked_at IS NULL", orgID, id).
+		Update("revoked_at", at)
+	return res.RowsAffected > 0, wrap("mark oauth client revoked", res.Error)
+}
+
+// UpdateOAuthClientSecret replaces an active client's secret digest and hint.
+func (s *Store) UpdateOAuthClientSecret(ctx context.Context, orgID, id string, digest []byte, hint string, at time.Time) error {
+	res := s.conn(ctx).Model(&OAuthClient{}).
+		Where("org_id = ? AND id = ? AND revoked_at IS NULL", orgID, id).
+		Updates(map[string]any{"secret_digest": digest, "secret_hint": hint, "secret_rotated_at": at})
+	if res.Error == nil && res.RowsAffected == 0 {
+		return wrap("update oauth client secret", ErrNotFound)
+	}
+	return wrap("update oauth client secret", res.Error)
+}
+
+// ClientCredential is what the token endpoint and token verification need about
+// a client: the client and its creator's current role ("" when they left).
+type ClientCredential struct {
+	ID           string
+	OrgID        string
+	UserID       string
+	ClientID     string
+	SecretDigest []byte
+	Scopes       string
+	RevokedAt    *time.Time
+	LastUsedAt   *time.Time
+	Role         string
+}
+
+// OAuthClientCredential finds a client by its public client id, with its
+// creator's role, in one indexed query.
+func (s *Store) OAuthClientCredential(ctx context.Context, clientID string) (ClientCredential, error) {
+	var c ClientCredential
+	res := s.conn(ctx).Raw(`SELECT c.id, c.org_id, c.user_id, c.client_id, c.secret_digest, c.scopes,
+		c.revoked_at, c.last_used_at, COALESCE(m.role, '') AS role
+		FROM oauth_clients c LEFT JOIN memberships m ON m.org_id = c.org_id AND m.user_id = c.user_id
+		WHERE c.client_id = ?`, clientID).Scan(&c)
+	if res.Error == nil && res.RowsAffected == 0 {
+		return c, wrap("oauth client by client id", ErrNotFound)
+	}
+	return c, wrap("oauth client by client id", res.Error)
+}
+
+// TouchOAuthClient records a use of the client, at most once per interval.
+func (s *Store) TouchOAuthClient(ctx context.Context, id string, at time.Time, interval time.Duration) error {
+	err := s.conn(ctx).Model(&OAuthClient{}).
+		Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", id, at.Add(-interval)).
+		Update("last_used_at", at).Error
+	return wrap("touch oauth client", err)
+}
+
+// InsertSigningKey stores a new signing key.
+func (s *Store) InsertSigningKey(ctx context.Context, k *SigningKey) error {
+	return insert(ctx, s, "insert signing key", k)
+}
+
+// ListSigningKeys returns every signing key, newest first.
+func (s *Store) ListSigningKeys(ctx context.Context) ([]SigningKey, error) {
+	var ks []SigningKey
+	err := s.conn(ctx).Order("created_at DESC, id DESC").Find(&ks).Error
+	return ks, wrap("list signing keys", err)
+}
+
+// RetireSigningKeys marks every active key but keepID as retired.
+func (s *Store) RetireSigningKeys(ctx context.Context, keepID string, at time.Time) error {
+	err := s.conn(ctx).Model(&SigningKey{}).
+		Where("id <> ? AND retired_at IS NULL", keepID).
+		Update("retired_at", at).Error
+	return wrap("retire signing keys", err)
+}
+
+// DeleteSigningKeysRetiredBefore removes keys retired before cutoff.
+func (s *Store) DeleteSigningKeysRetiredBefore(ctx context.Context, cutoff time.Time) error {
+	err := s.conn(ctx).Where("retired_at IS NOT NULL AND retired_at < ?", cutoff).Delete(&SigningKey{}).Error
+	return wrap("delete retired signing keys", err)
+}
+
+// ListOrganizationIDs returns the id of every organization.
+func (s *Store) ListOrganizationIDs(ctx context.Context) ([]string, error) {
+	var ids []string
+	err := s.conn(ctx).Model(&Organization{}).Order("id").Pluck("id", &ids).Error
+	return ids, wrap("list organization ids", err)
+}
+
+// InsertRevokedToken denies a jti; denying it twice is not an error.
+func (s *Store) InsertRevokedToken(ctx context.Context, t *RevokedToken) error {
+	err := s.conn(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(t).Error
+	return wrap("insert revoked token", err)
+}
+
+// TokenRevoked reports whether the jti is denied.
+func (s *Store) TokenRevoked(ctx context.Context, jti string) (bool, error) {
+	var n int64
+	err := s.conn(ctx).Model(&RevokedToken{}).Where("jti = ?", jti).Count(&n).Error
+	return n > 0, wrap("token revoked", err)
+}
+
+// DeleteRevokedTokensExpiredBefore forgets denials of tokens that have expired.
+func (s *Store) DeleteRevokedTokensExpiredBefore(ctx context.Context, cutoff time.Time) error {
+	err := s.conn(ctx).Where("expires_at < ?", cutoff).Delete(&RevokedToken{}).Error
+	return wrap("delete expired revoked tokens", err)
+}
