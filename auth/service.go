@@ -28,6 +28,8 @@ type Options struct {
 	// Tokens shapes access tokens; Issuer and Audience default to placeholders
 	// that only tests should rely on.
 	Tokens TokenConfig
+	// KeyRefresh is how often signing keys are re-read (0: DefaultKeyRefresh).
+	KeyRefresh time.Duration
 	// CacheTTL bounds how long a verified credential is reused without a store
 	// lookup (0: DefaultCacheTTL; negative: no cache).
 	CacheTTL time.Duration
@@ -42,8 +44,9 @@ type Service struct {
 	log    *slog.Logger
 	pwCost PasswordCost
 	cache  *principalCache
-	tokens TokenConfig
-	keys   keyring
+	tokens     TokenConfig
+	keys       keyring
+	keyRefresh time.Duration
 }
 
 // NewService builds the service over st.
@@ -61,6 +64,10 @@ func NewService(st *store.Store, opts Options) *Service {
 	}
 	if s.tokens.Audience == "" {
 		s.tokens.Audience = s.tokens.Issuer + "/graphql"
+	}
+	s.keyRefresh = opts.KeyRefresh
+	if s.keyRefresh <= 0 {
+		s.keyRefresh = DefaultKeyRefresh
 	}
 	ttl := opts.CacheTTL
 	if ttl == 0 {

@@ -23,12 +23,12 @@ import (
 // SigningAlgs are the JWS algorithms access tokens may be signed with.
 var SigningAlgs = []string{"ES256", "ES384", "RS256"}
 
-// How often the key ring is re-read from the store: signing picks up a rotation
-// made elsewhere within keyRefresh; an unknown kid triggers a re-read at once,
-// at most every keyRetry.
+// DefaultKeyRefresh is how often the key ring is re-read from the store, so that
+// signing picks up a rotation made by another process within that time. An
+// unknown kid triggers a re-read at once, at most every keyRetry.
 const (
-	keyRefresh = 5 * time.Second
-	keyRetry   = time.Second
+	DefaultKeyRefresh = 5 * time.Second
+	keyRetry          = time.Second
 )
 
 // signingKey is a usable key pair.
@@ -113,7 +113,7 @@ func (s *Service) reloadKeys(ctx context.Context) error {
 // currentKeys returns the key ring, re-reading it when older than keyRefresh.
 func (s *Service) currentKeys(ctx context.Context) ([]signingKey, error) {
 	s.keys.mu.Lock()
-	stale := s.clock().Sub(s.keys.loadedAt) >= keyRefresh
+	stale := s.clock().Sub(s.keys.loadedAt) >= s.keyRefresh
 	keys := s.keys.keys
 	s.keys.mu.Unlock()
 	if !stale {

@@ -65,10 +65,22 @@ func newEnv(t testing.TB, st *store.Store) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.svc = auth.NewService(st, auth.Options{Catalog: catalog, Now: e.clock.now, Logger: log, PasswordCost: testPasswordCost})
+	// The public URL is the test server's own address, so issuer and audience
+	// checks run exactly as in production.
+	e.http = httptest.NewUnstartedServer(nil)
+	publicURL := "http://" + e.http.Listener.Addr().String()
+	e.svc = auth.NewService(st, auth.Options{
+		Catalog: catalog, Now: e.clock.now, Logger: log, PasswordCost: testPasswordCost, KeyRefresh: 50 * time.Millisecond,
+		Tokens: auth.TokenConfig{Issuer: publicURL, Audience: publicURL + "/graphql", TTL: time.Hour, Alg: "ES256"},
+	})
+	if err := e.svc.EnsureSigningKey(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	cfg := DefaultConfig()
+	cfg.PublicURL = publicURL
 	e.srv = New(cfg, log, st, e.svc)
-	e.http = httptest.NewServer(e.srv.Handler())
+	e.http.Config.Handler = e.srv.Handler()
+	e.http.Start()
 	t.Cleanup(e.http.Close)
 	return e
 }

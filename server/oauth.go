@@ -143,9 +143,11 @@ type failureLimiter struct {
 }
 
 func newFailureLimiter(clientMax, addressMax int, window time.Duration) *failureLimiter {
+	// An explicit counter keeps windows aligned to the wall clock, which fail()
+	// relies on to name the current window.
 	return &failureLimiter{
-		perClient:  httprate.NewRateLimiter(clientMax, window),
-		perAddress: httprate.NewRateLimiter(addressMax, window),
+		perClient:  httprate.NewRateLimiter(clientMax, window, httprate.WithLimitCounter(httprate.NewLocalLimitCounter(window))),
+		perAddress: httprate.NewRateLimiter(addressMax, window, httprate.WithLimitCounter(httprate.NewLocalLimitCounter(window))),
 		window:     window, clientMax: clientMax, addressMax: addressMax,
 	}
 }

@@ -11,8 +11,11 @@ import (
 const migrationLockID = 0x70746730 // "ptg0"
 
 // Migrate creates or updates every table and index. It is idempotent and safe to
-// run from several processes at once.
+// run from several processes at once (PostgreSQL serializes them with an
+// advisory lock).
 func (s *Store) Migrate(ctx context.Context) error {
+	s.migrating.Lock()
+	defer s.migrating.Unlock()
 	if s.dialect != Postgres {
 		return wrap("migrate", s.conn(ctx).AutoMigrate(allRecords()...))
 	}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -39,6 +40,9 @@ const (
 type Store struct {
 	db      *gorm.DB
 	dialect Dialect
+	// migrating serializes Migrate within the process: gorm's AutoMigrate races
+	// on its shared schema cache when run concurrently.
+	migrating *sync.Mutex
 }
 
 // Options tune Open.
@@ -96,7 +100,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	sqlDB.SetMaxOpenConns(maxConns)
 	sqlDB.SetMaxIdleConns(maxConns)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{db: db, dialect: dialect}
+	s := &Store{db: db, dialect: dialect, migrating: &sync.Mutex{}}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := s.Ping(pingCtx); err != nil {
@@ -156,7 +160,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Tx runs fn in one transaction, committed when fn returns nil.
 func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(&Store{db: tx, dialect: s.dialect})
+		return fn(&Store{db: tx, dialect: s.dialect, migrating: s.migrating})
 	})
 	return translate(err)
 }
