@@ -38,12 +38,12 @@ type Options struct {
 // Service holds the rules of who may do what. GraphQL resolvers, REST handlers and
 // the command line all call its methods; none of them re-implements a rule.
 type Service struct {
-	store  *store.Store
-	scopes *Catalog
-	now    func() time.Time
-	log    *slog.Logger
-	pwCost PasswordCost
-	cache  *principalCache
+	store      *store.Store
+	scopes     *Catalog
+	now        func() time.Time
+	log        *slog.Logger
+	pwCost     PasswordCost
+	cache      *principalCache
 	tokens     TokenConfig
 	keys       keyring
 	keyRefresh time.Duration

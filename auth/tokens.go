@@ -66,6 +66,14 @@ func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret strin
 		return nil, errInvalidClient
 	}
 	digest := Digest(secret)
+	// A client that just authenticated with this id and secret is served from the
+	// cache (see principalCache for why that is safe); failures are never cached.
+	cacheKey := Digest(clientID + "\x00" + secret)
+	now := s.clock()
+	cached, gen := s.cache.get(cacheKey, now)
+	if cached != nil {
+		return cached, nil
+	}
 	c, err := s.store.OAuthClientCredential(ctx, clientID)
 	if isNotFound(err) {
 		subtle.ConstantTimeCompare(digest, dummyDigest)
@@ -79,11 +87,13 @@ func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret strin
 		return nil, errInvalidClient
 	}
 	s.touchClient(ctx, c)
-	return &Principal{
+	p := &Principal{
 		UserID: c.UserID, OrgID: c.OrgID, Role: role,
 		Scopes: ParseScopes(c.Scopes).Intersect(s.scopes.ForRole(role)),
 		Method: MethodClientSecret, CredentialID: c.ID, ClientID: c.ClientID,
-	}, nil
+	}
+	s.cache.put(cacheKey, p, gen, now)
+	return p, nil
 }
 
 func (s *Service) touchClient(ctx context.Context, c store.ClientCredential) {

@@ -90,6 +90,24 @@ func TestAuthorizationMatrix(t *testing.T) {
 				m := newMember()
 				return e.gql(key, removeMemberMutation, map[string]any{"in": map[string]any{"userId": m.userID}})
 			}, []outcome{"401", "FORBIDDEN", "ok", "ok", "NOT_FOUND"}},
+			{"createOAuthClient", func(key string) response {
+				return e.gql(key, createClientMutation, map[string]any{"in": map[string]any{"name": "c"}})
+			}, []outcome{"401", "ok", "ok", "ok", "ok"}},
+			{"revokeOAuthClient_of_another_member", func(key string) response {
+				c := e.createClient(tm.member2, "target", nil)
+				return e.gql(key, revokeClientMutation, map[string]any{"id": c.id})
+			}, []outcome{"401", "NOT_FOUND", "ok", "ok", "NOT_FOUND"}},
+			{"rotateOAuthClientSecret_of_another_member", func(key string) response {
+				c := e.createClient(tm.member2, "target", nil)
+				return e.gql(key, rotateClientMutation, map[string]any{"id": c.id})
+			}, []outcome{"401", "NOT_FOUND", "ok", "ok", "NOT_FOUND"}},
+			{"revokeOAuthClient_of_the_owner", func(key string) response {
+				c := e.createClient(tm.owner, "target", nil)
+				return e.gql(key, revokeClientMutation, map[string]any{"id": c.id})
+			}, []outcome{"401", "NOT_FOUND", "ok", "ok", "NOT_FOUND"}},
+			{"organization_oauthClients", func(key string) response {
+				return e.gql(key, `{ viewer { organization { oauthClients { edges { node { id } } } } } }`, nil)
+			}, []outcome{"401", "FORBIDDEN", "ok", "ok", "ok"}},
 			{"organization_apiKeys", func(key string) response {
 				return e.gql(key, `{ viewer { organization { apiKeys { edges { node { id } } } } } }`, nil)
 			}, []outcome{"401", "FORBIDDEN", "ok", "ok", "ok"}},

@@ -57,7 +57,8 @@ type env struct {
 	clock *fakeClock
 }
 
-func newEnv(t testing.TB, st *store.Store) *env {
+// newEnv starts a server over st; tweaks adjust the service options.
+func newEnv(t testing.TB, st *store.Store, tweaks ...func(*auth.Options)) *env {
 	t.Helper()
 	e := &env{t: t, st: st, logs: &syncBuffer{}, clock: &fakeClock{}}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -69,10 +70,14 @@ func newEnv(t testing.TB, st *store.Store) *env {
 	// checks run exactly as in production.
 	e.http = httptest.NewUnstartedServer(nil)
 	publicURL := "http://" + e.http.Listener.Addr().String()
-	e.svc = auth.NewService(st, auth.Options{
+	opts := auth.Options{
 		Catalog: catalog, Now: e.clock.now, Logger: log, PasswordCost: testPasswordCost, KeyRefresh: 50 * time.Millisecond,
 		Tokens: auth.TokenConfig{Issuer: publicURL, Audience: publicURL + "/graphql", TTL: time.Hour, Alg: "ES256"},
-	})
+	}
+	for _, tweak := range tweaks {
+		tweak(&opts)
+	}
+	e.svc = auth.NewService(st, opts)
 	if err := e.svc.EnsureSigningKey(context.Background()); err != nil {
 		t.Fatal(err)
 	}

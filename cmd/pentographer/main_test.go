@@ -195,3 +195,29 @@ func TestFirstStart(t *testing.T) {
 		t.Fatalf("second start printed secrets again: %q", out)
 	}
 }
+
+func TestSigningKeysRotate(t *testing.T) {
+	for _, backend := range storetest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			env := map[string]string{"PTG_DATABASE_URL": storetest.URL(t, backend)}
+			if code, _, errOut := runCmd(t, env, "bootstrap", "--org", "Acme", "--email", "o@acme.test"); code != 0 {
+				t.Fatal(errOut)
+			}
+			kids := map[string]bool{}
+			for range 2 {
+				code, out, errOut := runCmd(t, env, "signing-keys", "rotate")
+				m := regexp.MustCompile(`new signing key (\S+) \(ES256\)`).FindStringSubmatch(out)
+				if code != 0 || m == nil {
+					t.Fatalf("exit %d: %s %s", code, out, errOut)
+				}
+				kids[m[1]] = true
+			}
+			if len(kids) != 2 {
+				t.Fatalf("kids %v", kids)
+			}
+			if code, _, _ := runCmd(t, env, "signing-keys", "list"); code != 2 {
+				t.Fatalf("unknown subcommand exit %d", code)
+			}
+		})
+	}
+}

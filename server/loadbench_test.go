@@ -1,0 +1,148 @@
+package server
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/pentographer/pentographer/auth"
+	"github.com/pentographer/pentographer/store/storetest"
+)
+
+// loadDuration is how long each load level runs.
+const loadDuration = 3 * time.Second
+
+// load drives target over loopback with `workers` concurrent workers sending as
+// fast as they can, and reports throughput and latency quantiles. Every answer
+// must be a 200.
+func load(b *testing.B, target vegeta.Target, workers uint64) {
+	b.Helper()
+	attacker := vegeta.NewAttacker(vegeta.Workers(workers), vegeta.MaxWorkers(workers),
+		vegeta.Connections(int(workers)), vegeta.KeepAlive(true), vegeta.Timeout(10*time.Second))
+	var m vegeta.Metrics
+	for res := range attacker.Attack(vegeta.NewStaticTargeter(target), vegeta.Rate{Freq: 0}, loadDuration, "load") {
+		m.Add(res)
+	}
+	m.Close()
+	if m.Success < 1 {
+		b.Fatalf("only %.2f%% succeeded: %v %v", m.Success*100, m.StatusCodes, m.Errors)
+	}
+	b.ReportMetric(m.Throughput, "req/s")
+	b.ReportMetric(float64(m.Latencies.P50.Microseconds()), "p50-µs")
+	b.ReportMetric(float64(m.Latencies.P99.Microseconds()), "p99-µs")
+	b.ReportMetric(0, "ns/op") // one fixed-length run, not per-op
+}
+
+var loadLevels = []uint64{1, 16, 64}
+
+// BenchmarkTokenEndpoint loads POST /api/oauth/token (client_secret_basic) at
+// concurrency 1, 16 and 64 on each store, and a bare net/http handler that only
+// signs one ES256 JWT per request, as the yardstick. Run:
+//
+//	go test -run '^$' -bench TokenEndpoint -benchtime 1x ./server/
+func BenchmarkTokenEndpoint(b *testing.B) {
+	for _, backend := range storetest.Backends {
+		b.Run(backend, func(b *testing.B) {
+			e := newEnv(b, storetest.Open(b, backend))
+			owner := e.bootstrap("Bench", "owner@bench.test")
+			c := e.createClient(owner, "load", nil)
+			target := vegeta.Target{
+				Method: http.MethodPost, URL: e.http.URL + "/api/oauth/token",
+				Body: []byte("grant_type=client_credentials"),
+				Header: http.Header{
+					"Content-Type":  {"application/x-www-form-urlencoded"},
+					"Authorization": {basicAuth(c.clientID, c.secret)},
+				},
+			}
+			for _, n := range loadLevels {
+				b.Run(fmt.Sprintf("c%d", n), func(b *testing.B) { load(b, target, n) })
+			}
+		})
+	}
+	b.Run("bare_es256_handler", func(b *testing.B) {
+		srv := httptest.NewServer(bareSigner(b))
+		defer srv.Close()
+		target := vegeta.Target{Method: http.MethodPost, URL: srv.URL + "/token"}
+		for _, n := range loadLevels {
+			b.Run(fmt.Sprintf("c%d", n), func(b *testing.B) { load(b, target, n) })
+		}
+	})
+}
+
+func basicAuth(id, secret string) string {
+	req, _ := http.NewRequest(http.MethodGet, "/", nil)
+	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	return req.Header.Get("Authorization")
+}
+
+// bareSigner is the yardstick: a plain handler that signs one ES256 JWT with the
+// same claims per request and writes it as JSON, doing nothing else.
+func bareSigner(b *testing.B) http.Handler {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		now := time.Now()
+		tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
+			"iss": "http://localhost", "sub": "ptgc_x", "client_id": "ptgc_x", "aud": "http://localhost/graphql",
+			"exp": now.Add(time.Hour).Unix(), "iat": now.Unix(), "nbf": now.Unix(), "jti": now.UnixNano(),
+			"scope": "keys:read", "org_id": "org",
+		})
+		tok.Header["kid"], tok.Header["typ"] = "k", "at+jwt"
+		s, err := tok.SignedString(key)
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": s, "token_type": "Bearer", "expires_in": 3600})
+	})
+}
+
+// BenchmarkAccessTokenOnGraphQL measures `{ viewer { role } }` through the whole
+// in-process stack authenticated with an access token: "cached" reuses the
+// verified principal (as a hot token does), "uncached" disables the cache so
+// every request checks signature, claims, client and jti against the store.
+func BenchmarkAccessTokenOnGraphQL(b *testing.B) {
+	for _, backend := range storetest.Backends {
+		for _, cached := range []bool{true, false} {
+			name := backend + "/cached"
+			if !cached {
+				name = backend + "/uncached"
+			}
+			b.Run(name, func(b *testing.B) {
+				e := newEnv(b, storetest.Open(b, backend), func(o *auth.Options) {
+					if !cached {
+						o.CacheTTL = -1
+					}
+				})
+				owner := e.bootstrap("Bench", "owner@bench.test")
+				tok := e.token(e.createClient(owner, "bench", nil), "")
+				h := e.srv.Handler()
+				b.ReportAllocs()
+				for b.Loop() {
+					req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(`{"query":"{ viewer { role } }"}`))
+					req.Header.Set("Content-Type", "application/json")
+					req.Header.Set("Authorization", "Bearer "+tok)
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					if rec.Code != http.StatusOK {
+						b.Fatalf("%d %s", rec.Code, rec.Body)
+					}
+				}
+			})
+		}
+	}
+}
