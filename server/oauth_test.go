@@ -331,7 +331,7 @@ func signWith(t *testing.T, e *env, method jwt.SigningMethod, header map[string]
 			tok.Header[k] = v
 		}
 	}
-	var key any = priv
+	key := priv
 	if method == jwt.SigningMethodHS256 {
 		der, _ := x509.MarshalPKIXPublicKey(priv.(crypto.Signer).Public())
 		key = der
