@@ -75,13 +75,11 @@ func (s *Service) insertAPIKey(ctx context.Context, tx *store.Store, p *Principa
 		return store.APIKey{}, "", err
 	}
 	now := s.clock()
-	if in.ExpiresAt != nil {
-		exp := in.ExpiresAt.UTC().Truncate(time.Microsecond)
-		if !exp.After(now) {
-			return store.APIKey{}, "", invalidField("expiresAt", "expiresAt must be in the future")
-		}
-		in.ExpiresAt = &exp
+	exp, err := s.keyExpiry(p, in.ExpiresAt, now)
+	if err != nil {
+		return store.APIKey{}, "", err
 	}
+	in.ExpiresAt = exp
 	scopes, err := s.grantableScopes(p, in.Scopes)
 	if err != nil {
 		return store.APIKey{}, "", err
@@ -103,6 +101,33 @@ func (s *Service) insertAPIKey(ctx context.Context, tx *store.Store, p *Principa
 		detail: "name=" + quoteDetail(in.Name) + " scopes=" + rec.Scopes,
 	})
 	return rec, secret, err
+}
+
+// MaxKeyLifetime is the furthest in the future a key's expiry may be set.
+const MaxKeyLifetime = 10 * 365 * 24 * time.Hour
+
+// keyExpiry decides a new key's expiry: in the future, at most MaxKeyLifetime
+// away, and never after the expiry of the credential creating it (a credential
+// that expires cannot mint one that outlives it; without a request, the new key
+// inherits that expiry).
+func (s *Service) keyExpiry(p *Principal, requested *time.Time, now time.Time) (*time.Time, error) {
+	if requested == nil {
+		if p.ExpiresAt.IsZero() {
+			return nil, nil
+		}
+		exp := p.ExpiresAt.UTC().Truncate(time.Microsecond)
+		return &exp, nil
+	}
+	exp := requested.UTC().Truncate(time.Microsecond)
+	switch {
+	case !exp.After(now):
+		return nil, invalidField("expiresAt", "expiresAt must be in the future")
+	case exp.After(now.Add(MaxKeyLifetime)):
+		return nil, invalidField("expiresAt", "expiresAt must be within 10 years; omit it for a key that does not expire")
+	case !p.ExpiresAt.IsZero() && exp.After(p.ExpiresAt):
+		return nil, invalidField("expiresAt", "expiresAt cannot be later than the expiry of the credential creating the key")
+	}
+	return &exp, nil
 }
 
 // RevokeAPIKey revokes a key the caller may manage. A key outside the caller's

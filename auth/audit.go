@@ -2,7 +2,9 @@ package auth
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/pentographer/pentographer/store"
 )
@@ -52,9 +54,9 @@ func (s *Service) record(ctx context.Context, tx *store.Store, p *Principal, e a
 		Action:     e.action,
 		TargetType: e.targetType,
 		TargetID:   e.targetID,
-		Address:    truncate(meta.Address, 64),
-		UserAgent:  truncate(meta.UserAgent, 512),
-		Detail:     truncate(e.detail, 2000),
+		Address:    clean(meta.Address, 64),
+		UserAgent:  clean(meta.UserAgent, 512),
+		Detail:     clean(e.detail, 2000),
 	}
 	if p != nil {
 		ev.ActorUserID = p.UserID
@@ -62,6 +64,20 @@ func (s *Service) record(ctx context.Context, tx *store.Store, p *Principal, e a
 		ev.ActorCredentialID = p.CredentialID
 	}
 	return tx.InsertAuditEvent(ctx, ev)
+}
+
+// clean makes request-supplied text safe to store: valid UTF-8 (PostgreSQL
+// refuses anything else, which would fail the whole audited change), no control
+// characters, at most n bytes.
+func clean(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)
+	return truncate(s, n)
 }
 
 // truncate cuts s to at most n bytes on a rune boundary.

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/mail"
 	"strings"
 	"time"
@@ -120,6 +121,9 @@ func (s *Service) UpdateMemberRole(ctx context.Context, userID string, role Role
 	}
 	var m store.Membership
 	err = s.store.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.LockOrganization(ctx, p.OrgID); err != nil {
+			return err
+		}
 		var err error
 		if m, err = s.targetMembership(ctx, tx, p, userID); err != nil {
 			return err
@@ -149,20 +153,28 @@ func (s *Service) UpdateMemberRole(ctx context.Context, userID string, role Role
 	return s.member(ctx, m)
 }
 
-// RemoveMember removes a person from the caller's organization; everyone may
-// remove themselves (leave). Their credentials stop working at once.
+// RemoveMember removes a person from the caller's organization: ADMIN and OWNER
+// with members:write (only an OWNER removes an OWNER), or the person themselves
+// from a signed-in session. The last OWNER cannot leave. Every API key and OAuth
+// client they own in the organization is revoked in the same transaction, so
+// nothing of theirs wakes up if they are added again.
 func (s *Service) RemoveMember(ctx context.Context, userID string) (Member, error) {
 	p, err := caller(ctx)
 	if err != nil {
 		return Member{}, err
 	}
-	if userID != p.UserID {
+	// Leaving is a person's own decision: a credential, which may have leaked,
+	// cannot make its creator leave.
+	if userID != p.UserID || p.Method != MethodSession {
 		if p, err = require(ctx, ScopeMembersWrite, RoleAdmin); err != nil {
 			return Member{}, err
 		}
 	}
 	var m store.Membership
 	err = s.store.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.LockOrganization(ctx, p.OrgID); err != nil {
+			return err
+		}
 		var err error
 		if m, err = s.targetMembership(ctx, tx, p, userID); err != nil {
 			return err
@@ -175,9 +187,13 @@ func (s *Service) RemoveMember(ctx context.Context, userID string) (Member, erro
 		if err := tx.DeleteMembership(ctx, p.OrgID, userID); err != nil {
 			return err
 		}
+		keys, clients, err := tx.RevokeUserCredentials(ctx, p.OrgID, userID, s.clock())
+		if err != nil {
+			return err
+		}
 		return s.record(ctx, tx, p, auditEntry{
 			orgID: p.OrgID, action: ActionMemberRemoved, targetType: "user", targetID: userID,
-			detail: "role=" + roleFromStore(m.Role).String(),
+			detail: fmt.Sprintf("role=%s revoked_api_keys=%d revoked_oauth_clients=%d", roleFromStore(m.Role), keys, clients),
 		})
 	})
 	if err != nil {

@@ -68,6 +68,9 @@ func (s *Service) CreateOAuthClient(ctx context.Context, in CreateOAuthClientInp
 	if err != nil {
 		return OAuthClientWithSecret{}, err
 	}
+	if err := cannotOutlive(p); err != nil {
+		return OAuthClientWithSecret{}, err
+	}
 	if err := validName("name", in.Name); err != nil {
 		return OAuthClientWithSecret{}, err
 	}
@@ -110,6 +113,15 @@ func (s *Service) withOwner(ctx context.Context, rec store.OAuthClient, secret s
 	return OAuthClientWithSecret{Client: s.oauthClientFrom(rec, userFrom(owner)), ClientSecret: secret}, nil
 }
 
+// cannotOutlive refuses to hand a non-expiring client secret to a caller whose
+// own credential expires: it could otherwise mint itself a lasting one.
+func cannotOutlive(p *Principal) error {
+	if !p.ExpiresAt.IsZero() {
+		return errorf(KindForbidden, "a credential that expires cannot create or rotate OAuth client secrets, which do not")
+	}
+	return nil
+}
+
 // loadClient returns a manageCredential loader for the client with this id.
 func loadClient(ctx context.Context, id string, rec *store.OAuthClient) func(*store.Store, *Principal) (string, error) {
 	return func(tx *store.Store, p *Principal) (string, error) {
@@ -143,8 +155,9 @@ func (s *Service) RevokeOAuthClient(ctx context.Context, id string) (OAuthClient
 	return c.Client, err
 }
 
-// RotateOAuthClientSecret gives an active client a new secret; the old one stops
-// working at once. Access tokens already issued stay valid until they expire.
+// RotateOAuthClientSecret gives an active client of the caller's own a new
+// secret; the old one stops working at once. Access tokens already issued stay
+// valid until they expire.
 func (s *Service) RotateOAuthClientSecret(ctx context.Context, id string) (OAuthClientWithSecret, error) {
 	var (
 		rec    store.OAuthClient
@@ -152,6 +165,15 @@ func (s *Service) RotateOAuthClientSecret(ctx context.Context, id string) (OAuth
 	)
 	err := s.manageCredential(ctx, ScopeClientsWrite, id, loadClient(ctx, id, &rec),
 		func(tx *store.Store, p *Principal) error {
+			// The new secret acts as the client's creator: handing it to anyone
+			// else (even an ADMIN who may manage the client) would let them act
+			// as that person. Others may revoke the client instead.
+			if rec.UserID != p.UserID {
+				return errorf(KindForbidden, "only the client's creator can rotate its secret; revoke the client instead")
+			}
+			if err := cannotOutlive(p); err != nil {
+				return err
+			}
 			if rec.RevokedAt != nil {
 				return invalidField("id", "a revoked client cannot get a new secret")
 			}

@@ -1,10 +1,12 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"hash/crc32"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -98,9 +100,15 @@ func TestAuthorizationMatrix(t *testing.T) {
 				return e.gql(key, revokeClientMutation, map[string]any{"id": c.id})
 			}, []outcome{"401", "NOT_FOUND", "ok", "ok", "NOT_FOUND"}},
 			{"rotateOAuthClientSecret_of_another_member", func(key string) response {
+				// A new secret would let the caller act as the client's creator:
+				// even ADMIN and OWNER may only revoke another person's client.
 				c := e.createClient(tm.member2, "target", nil)
 				return e.gql(key, rotateClientMutation, map[string]any{"id": c.id})
-			}, []outcome{"401", "NOT_FOUND", "ok", "ok", "NOT_FOUND"}},
+			}, []outcome{"401", "NOT_FOUND", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND"}},
+			{"rotateOAuthClientSecret_of_an_owners_client", func(key string) response {
+				c := e.createClient(tm.owner, "target", nil)
+				return e.gql(key, rotateClientMutation, map[string]any{"id": c.id})
+			}, []outcome{"401", "NOT_FOUND", "FORBIDDEN", "ok", "NOT_FOUND"}},
 			{"revokeOAuthClient_of_the_owner", func(key string) response {
 				c := e.createClient(tm.owner, "target", nil)
 				return e.gql(key, revokeClientMutation, map[string]any{"id": c.id})
@@ -403,10 +411,36 @@ func TestScopesAndRoleCeiling(t *testing.T) {
 			}
 			e.gql(tm.owner.key, `{ viewer { role } }`, nil).ok(t)
 		})
-		t.Run("a_member_may_leave", func(t *testing.T) {
+		t.Run("a_credential_cannot_make_its_creator_leave", func(t *testing.T) {
 			leaver := e.addMember(tm.owner.slug, "self@acme.test", auth.RoleMember)
-			e.gql(leaver.key, removeMemberMutation, map[string]any{"in": map[string]any{"userId": leaver.userID}}).ok(t)
-			assertInvalidToken(t, e.gql(leaver.key, `{ viewer { role } }`, nil))
+			r := e.gql(leaver.key, removeMemberMutation, map[string]any{"in": map[string]any{"userId": leaver.userID}})
+			if r.code() != "FORBIDDEN" {
+				t.Fatalf("%s", r.Body)
+			}
+			_, readOnly := e.createKey(tm.owner, "read only owner key", map[string]any{"scopes": []string{"keys:read"}})
+			r = e.gql(readOnly, removeMemberMutation, map[string]any{"in": map[string]any{"userId": tm.owner.userID}})
+			if r.code() != "FORBIDDEN" {
+				t.Fatalf("%s", r.Body)
+			}
+			e.gql(leaver.key, `{ viewer { role } }`, nil).ok(t)
+		})
+		t.Run("removal_revokes_the_members_credentials_for_good", func(t *testing.T) {
+			gone := e.addMember(tm.owner.slug, "gone@acme.test", auth.RoleMember)
+			c := e.createClient(gone, "gone's client", nil)
+			e.gql(tm.admin.key, removeMemberMutation, map[string]any{"in": map[string]any{"userId": gone.userID}}).ok(t)
+			back, err := e.svc.AddMember(context.Background(), tm.owner.slug, "gone@acme.test", auth.RoleMember)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertInvalidToken(t, e.gql(gone.key, `{ viewer { role } }`, nil))
+			if r := e.form("/api/oauth/token", url.Values{"grant_type": {"client_credentials"}}, c.clientID, c.secret); r.Status != 401 {
+				t.Fatalf("old client after re-adding: %d", r.Status)
+			}
+			e.gql(back.APIKey, `{ viewer { role } }`, nil).ok(t)
+			r := e.gql(tm.owner.key, `{ viewer { organization { apiKeys(includeRevoked: true, first: 100) { edges { node { owner { email } status } } } } } }`, nil).ok(t)
+			if strings.Count(string(r.Body), `{"owner":{"email":"gone@acme.test"},"status":"REVOKED"}`) != 1 {
+				t.Fatalf("%s", r.Body)
+			}
 		})
 	})
 }

@@ -102,7 +102,9 @@ func clientCredentials(r *http.Request, form url.Values) (id, secret string, bas
 	if len(headers) == 1 {
 		scheme, payload, _ := strings.Cut(headers[0], " ")
 		if !strings.EqualFold(scheme, "Basic") {
-			return "", "", false, false, nil
+			// Not client authentication (e.g. a bearer for introspection);
+			// the body may still carry client_secret_post credentials.
+			return formCredentials(form)
 		}
 		if form.Has("client_secret") {
 			return "", "", true, false, invalidRequest("use one client authentication method: Basic or client_secret in the body, not both")
@@ -125,6 +127,11 @@ func clientCredentials(r *http.Request, form url.Values) (id, secret string, bas
 		}
 		return id, secret, true, true, nil
 	}
+	return formCredentials(form)
+}
+
+// formCredentials reads client_secret_post credentials.
+func formCredentials(form url.Values) (id, secret string, basic, ok bool, oerr *oauthError) {
 	if !form.Has("client_id") && !form.Has("client_secret") {
 		return "", "", false, false, nil
 	}

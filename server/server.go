@@ -136,6 +136,7 @@ func (s *Server) routes() *http.ServeMux {
 func methodNotAllowed(allow string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Allow", allow)
+		w.Header().Set("Cache-Control", "no-store")
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{
 			"error": "invalid_request", "error_description": "method not allowed; use " + allow,
 		})

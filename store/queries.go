@@ -261,3 +261,31 @@ func (s *Store) ListAuditEvents(ctx context.Context, orgID string, p Page) ([]Au
 	es, more := trim(es, p)
 	return es, more, nil
 }
+
+// LockOrganization takes a row lock on the organization for the rest of the
+// transaction, so that changes which must see a consistent set of its members
+// (such as "keep at least one OWNER") run one at a time. SQLite transactions are
+// already serialized (BEGIN IMMEDIATE), so there it only checks the row exists.
+func (s *Store) LockOrganization(ctx context.Context, orgID string) error {
+	q := s.conn(ctx).Where("id = ?", orgID)
+	if s.dialect == Postgres {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	var o Organization
+	return wrap("lock organization", q.Take(&o).Error)
+}
+
+// RevokeUserCredentials revokes every active API key and OAuth client a user owns
+// in an organization and reports how many of each.
+func (s *Store) RevokeUserCredentials(ctx context.Context, orgID, userID string, at time.Time) (keys, clients int64, err error) {
+	res := s.conn(ctx).Model(&APIKey{}).Where("org_id = ? AND user_id = ? AND revoked_at IS NULL", orgID, userID).Update("revoked_at", at)
+	if res.Error != nil {
+		return 0, 0, wrap("revoke user api keys", res.Error)
+	}
+	keys = res.RowsAffected
+	res = s.conn(ctx).Model(&OAuthClient{}).Where("org_id = ? AND user_id = ? AND revoked_at IS NULL", orgID, userID).Update("revoked_at", at)
+	if res.Error != nil {
+		return 0, 0, wrap("revoke user oauth clients", res.Error)
+	}
+	return keys, res.RowsAffected, nil
+}
