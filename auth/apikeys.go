@@ -165,23 +165,8 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id string) (APIKey, error) {
 // ListAPIKeys pages through the caller's own keys or, for ADMIN and OWNER, all of
 // the organization's.
 func (s *Service) ListAPIKeys(ctx context.Context, vis Visibility, opts ListOptions) (Page[APIKey], error) {
-	f, err := credentialFilter(ctx, ScopeKeysRead, vis, opts)
-	if err != nil {
-		return Page[APIKey]{}, err
-	}
-	recs, more, err := s.store.ListAPIKeys(ctx, f)
-	if err != nil {
-		return Page[APIKey]{}, err
-	}
-	owners, err := ownersOf(ctx, s, recs, func(r store.APIKey) string { return r.UserID })
-	if err != nil {
-		return Page[APIKey]{}, err
-	}
-	out := Page[APIKey]{HasNextPage: more, Items: make([]APIKey, len(recs))}
-	for i, r := range recs {
-		out.Items[i] = s.apiKeyFrom(r, owners[r.UserID])
-	}
-	return out, nil
+	return listCredentials(ctx, s, ScopeKeysRead, vis, opts, s.store.ListAPIKeys,
+		func(r store.APIKey) string { return r.UserID }, s.apiKeyFrom)
 }
 
 // quoteDetail renders user text for an audit detail, Go-quoted so that it cannot

@@ -74,6 +74,31 @@ func credentialFilter(ctx context.Context, readScope string, vis Visibility, opt
 	return f, nil
 }
 
+// listCredentials is the one listing of API keys and OAuth clients: the
+// visibility filter, one page from the store, the owners in one query.
+func listCredentials[R, T any](ctx context.Context, s *Service, readScope string, vis Visibility, opts ListOptions,
+	list func(context.Context, store.CredentialFilter) ([]R, bool, error),
+	owner func(R) string, convert func(R, User) T,
+) (Page[T], error) {
+	f, err := credentialFilter(ctx, readScope, vis, opts)
+	if err != nil {
+		return Page[T]{}, err
+	}
+	recs, more, err := list(ctx, f)
+	if err != nil {
+		return Page[T]{}, err
+	}
+	owners, err := ownersOf(ctx, s, recs, owner)
+	if err != nil {
+		return Page[T]{}, err
+	}
+	out := Page[T]{HasNextPage: more, Items: make([]T, len(recs))}
+	for i, r := range recs {
+		out.Items[i] = convert(r, owners[owner(r)])
+	}
+	return out, nil
+}
+
 // ownersOf loads the owners of a page of credentials in one query.
 func ownersOf[T any](ctx context.Context, s *Service, items []T, userID func(T) string) (map[string]User, error) {
 	ids := make([]string, 0, len(items))

@@ -246,7 +246,9 @@ func (s *Service) BootstrapIfEmpty(ctx context.Context, orgName, email string) (
 		return nil, err
 	}
 	e, err := s.enroll(ctx, enrollment{orgName: orgName, email: email, role: RoleOwner, onlyIfEmpty: true})
-	if errors.Is(err, errAlreadyBootstrapped) {
+	// Another replica starting at the same moment won the race (on PostgreSQL
+	// both may see an empty store; the unique slug or email stops the second).
+	if errors.Is(err, errAlreadyBootstrapped) || KindOf(err) == KindConflict || errors.Is(err, store.ErrConflict) {
 		return nil, nil
 	}
 	return &e, err

@@ -204,21 +204,6 @@ func (s *Service) RotateOAuthClientSecret(ctx context.Context, id string) (OAuth
 // ListOAuthClients pages through the caller's own clients or, for ADMIN and
 // OWNER, all of the organization's.
 func (s *Service) ListOAuthClients(ctx context.Context, vis Visibility, opts ListOptions) (Page[OAuthClient], error) {
-	f, err := credentialFilter(ctx, ScopeClientsRead, vis, opts)
-	if err != nil {
-		return Page[OAuthClient]{}, err
-	}
-	recs, more, err := s.store.ListOAuthClients(ctx, f)
-	if err != nil {
-		return Page[OAuthClient]{}, err
-	}
-	owners, err := ownersOf(ctx, s, recs, func(r store.OAuthClient) string { return r.UserID })
-	if err != nil {
-		return Page[OAuthClient]{}, err
-	}
-	out := Page[OAuthClient]{HasNextPage: more, Items: make([]OAuthClient, len(recs))}
-	for i, r := range recs {
-		out.Items[i] = s.oauthClientFrom(r, owners[r.UserID])
-	}
-	return out, nil
+	return listCredentials(ctx, s, ScopeClientsRead, vis, opts, s.store.ListOAuthClients,
+		func(r store.OAuthClient) string { return r.UserID }, s.oauthClientFrom)
 }

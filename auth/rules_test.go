@@ -1,8 +1,12 @@
 package auth
 
 import (
+	"context"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/pentographer/pentographer/store/storetest"
 )
 
 func TestValidName(t *testing.T) {
@@ -94,5 +98,36 @@ func TestPasswordHashing(t *testing.T) {
 	}
 	if !CheckPassword(pw, h) || CheckPassword(pw+"x", h) || CheckPassword(pw, "garbage") {
 		t.Fatal("CheckPassword is wrong")
+	}
+}
+
+func TestFirstStartIsSafeWhenReplicasRace(t *testing.T) {
+	for _, backend := range storetest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			st := storetest.Open(t, backend)
+			svc := NewService(st, Options{PasswordCost: PasswordCost{MemoryKiB: 1024, Iterations: 1, Parallelism: 1}})
+			var wg sync.WaitGroup
+			results := make(chan *Enrollment, 4)
+			for range 4 {
+				wg.Go(func() {
+					e, err := svc.BootstrapIfEmpty(context.Background(), "First", "owner@first.test")
+					if err != nil {
+						t.Errorf("replica failed: %v", err)
+					}
+					results <- e
+				})
+			}
+			wg.Wait()
+			close(results)
+			created := 0
+			for e := range results {
+				if e != nil {
+					created++
+				}
+			}
+			if created != 1 {
+				t.Fatalf("%d replicas bootstrapped", created)
+			}
+		})
 	}
 }
