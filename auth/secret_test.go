@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"context"
+	"errors"
 	"hash/crc32"
 	"math/big"
 	"strings"
@@ -172,5 +174,25 @@ func TestRandomBase62IsUniform(t *testing.T) {
 		if n < 2000-270 || n > 2000+270 {
 			t.Fatalf("character %q drawn %d times", r, n)
 		}
+	}
+}
+
+// TestMalformedCredentialsNeverReachTheStore runs the authenticator over a
+// service without a store: any database access would panic.
+func TestMalformedCredentialsNeverReachTheStore(t *testing.T) {
+	a := NewAuthenticator(NewService(nil, Options{}))
+	good, _ := apiKeyFormat.generate()
+	for _, h := range []string{
+		"Bearer " + good[:49] + "x", "Bearer " + good[:30], "Bearer ptg_", "Bearer ptx_" + good[4:],
+		"Bearer " + strings.Replace(good, good[10:11], "-", 1), "Bearer nonsense", "Basic " + good,
+		"Bearer " + strings.Repeat("a", 5000),
+	} {
+		p, err := a.Authenticate(context.Background(), h)
+		if p != nil || KindOf(err) != KindUnauthenticated {
+			t.Fatalf("%.30q: %v %v", h, p, err)
+		}
+	}
+	if _, err := a.Authenticate(context.Background(), ""); !errors.Is(err, ErrNoCredential) {
+		t.Fatalf("empty header: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -314,7 +315,19 @@ func TestLogsNeverHoldSecrets(t *testing.T) {
 		req.Header.Set("Authorization", "Bearer "+secret)
 		req.Header.Set("Cookie", "session="+secret)
 		e.do(req)
+		// And the OAuth endpoints, with secrets in forms, headers and tokens.
+		c := e.createClient(owner, "logged client", nil)
+		tok := e.token(c, "")
+		e.form("/api/oauth/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {c.clientID}, "client_secret": {c.secret + "x"}}, "", "")
+		e.form("/api/oauth/introspect", url.Values{"token": {tok}}, c.clientID, c.secret)
+		e.form("/api/oauth/revoke", url.Values{"token": {tok}}, c.clientID, c.secret)
+		e.gql(tok, `{ viewer { role } }`, nil)
 		logs := e.logs.String()
+		for _, s := range []string{c.secret[5:45], tok[len(tok)-40:], strings.Split(tok, ".")[1][:40]} {
+			if strings.Contains(logs, s) {
+				t.Fatalf("the log holds a secret or token:\n%s", logs)
+			}
+		}
 		if !strings.Contains(logs, `"path":"/graphql"`) {
 			t.Fatalf("no access log lines: %s", logs)
 		}
