@@ -115,6 +115,10 @@ func (s *Service) currentKeys(ctx context.Context) ([]signingKey, error) {
 	s.keys.mu.Lock()
 	stale := s.clock().Sub(s.keys.loadedAt) >= s.keyRefresh
 	keys := s.keys.keys
+	if stale && len(keys) > 0 {
+		// One caller refreshes; the others keep using the current ring meanwhile.
+		s.keys.loadedAt = s.clock()
+	}
 	s.keys.mu.Unlock()
 	if !stale {
 		return keys, nil
