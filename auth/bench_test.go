@@ -55,3 +55,42 @@ func benchmarkVerifyKey(b *testing.B, backend string, ttl time.Duration) {
 		}
 	}
 }
+
+// BenchmarkFailedClientAuthentication compares the two failures an attacker
+// must not tell apart: an unknown client id and a known id with a wrong secret.
+// Both cost one indexed lookup and one constant-time digest comparison.
+func BenchmarkFailedClientAuthentication(b *testing.B) {
+	for _, backend := range storetest.Backends {
+		b.Run(backend, func(b *testing.B) {
+			svc := NewService(storetest.Open(b, backend), Options{PasswordCost: PasswordCost{MemoryKiB: 1024, Iterations: 1, Parallelism: 1}})
+			e, err := svc.Bootstrap(context.Background(), "Bench", "owner@bench.test")
+			if err != nil {
+				b.Fatal(err)
+			}
+			p, err := NewAuthenticator(svc).Authenticate(context.Background(), "Bearer "+e.APIKey)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c, err := svc.CreateOAuthClient(WithPrincipal(context.Background(), p), CreateOAuthClientInput{Name: "bench"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			wrong, _ := clientSecretFormat.generate()
+			unknownID, _ := clientIDFormat.generate()
+			for _, tc := range []struct{ name, id, secret string }{
+				{"unknown_client", unknownID, c.ClientSecret},
+				{"wrong_secret", c.Client.ClientID, wrong},
+			} {
+				b.Run(tc.name, func(b *testing.B) {
+					ctx := context.Background()
+					b.ReportAllocs()
+					for b.Loop() {
+						if _, err := svc.AuthenticateClient(ctx, tc.id, tc.secret); err == nil {
+							b.Fatal("accepted")
+						}
+					}
+				})
+			}
+		})
+	}
+}

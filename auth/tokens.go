@@ -74,7 +74,7 @@ func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret strin
 	if cached != nil {
 		return cached, nil
 	}
-	c, err := s.store.OAuthClientCredential(ctx, clientID)
+	c, err := s.store.ClientAuthentication(ctx, clientID, now.Add(-lastUsedInterval))
 	if isNotFound(err) {
 		subtle.ConstantTimeCompare(digest, dummyDigest)
 		return nil, errInvalidClient
@@ -83,10 +83,12 @@ func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret strin
 		return nil, err
 	}
 	role := roleFromStore(c.Role)
-	if subtle.ConstantTimeCompare(digest, c.SecretDigest) != 1 || c.RevokedAt != nil || role == RoleNone {
+	if subtle.ConstantTimeCompare(digest, c.SecretDigest) != 1 || c.Revoked || role == RoleNone {
 		return nil, errInvalidClient
 	}
-	s.touchClient(ctx, c)
+	if !c.RecentlyUsed {
+		s.touchClient(ctx, c.ID, now)
+	}
 	p := &Principal{
 		UserID: c.UserID, OrgID: c.OrgID, Role: role,
 		Scopes: ParseScopes(c.Scopes).Intersect(s.scopes.ForRole(role)),
@@ -96,13 +98,9 @@ func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret strin
 	return p, nil
 }
 
-func (s *Service) touchClient(ctx context.Context, c store.ClientCredential) {
-	now := s.clock()
-	if c.LastUsedAt != nil && now.Sub(*c.LastUsedAt) < lastUsedInterval {
-		return
-	}
-	if err := s.store.TouchOAuthClient(ctx, c.ID, now, lastUsedInterval); err != nil && !errors.Is(err, context.Canceled) {
-		s.log.WarnContext(ctx, "recording oauth client use failed", "credential_id", c.ID, "error", err)
+func (s *Service) touchClient(ctx context.Context, id string, now time.Time) {
+	if err := s.store.TouchOAuthClient(ctx, id, now, lastUsedInterval); err != nil && !errors.Is(err, context.Canceled) {
+		s.log.WarnContext(ctx, "recording oauth client use failed", "credential_id", id, "error", err)
 	}
 }
 

@@ -216,3 +216,38 @@ func TestOpenRefusesUnknownURLsWithoutLeakingPasswords(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func TestClientLookups(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		orgID, userID := seed(t, st, "ADMIN")
+		now := time.Now().UTC()
+		c := store.OAuthClient{ID: id(), OrgID: orgID, UserID: userID, Name: "c", ClientID: "ptgc_" + id()[:24], SecretDigest: []byte(id()), SecretHint: "h", Scopes: "keys:read", CreatedAt: now}
+		must(t, st.InsertOAuthClient(ctx, &c))
+		got, err := st.OAuthClientCredential(ctx, c.ClientID)
+		must(t, err)
+		if got.ID != c.ID || got.Role != "ADMIN" || string(got.SecretDigest) != string(c.SecretDigest) || got.Scopes != "keys:read" || got.RevokedAt != nil {
+			t.Fatalf("%+v", got)
+		}
+		check := func(wantRevoked, wantRecent bool) {
+			t.Helper()
+			a, err := st.ClientAuthentication(ctx, c.ClientID, now.Add(-time.Minute))
+			must(t, err)
+			if a.ID != c.ID || a.Role != "ADMIN" || string(a.SecretDigest) != string(c.SecretDigest) || a.Revoked != wantRevoked || a.RecentlyUsed != wantRecent {
+				t.Fatalf("%+v", a)
+			}
+		}
+		check(false, false)
+		must(t, st.TouchOAuthClient(ctx, c.ID, now, time.Minute))
+		check(false, true)
+		_, err = st.MarkOAuthClientRevoked(ctx, orgID, c.ID, now)
+		must(t, err)
+		check(true, true)
+		if _, err := st.OAuthClientCredential(ctx, "ptgc_unknown"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("unknown: %v", err)
+		}
+		if _, err := st.ClientAuthentication(ctx, "ptgc_unknown", now); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("unknown: %v", err)
+		}
+	})
+}
