@@ -27,13 +27,19 @@ func listOptions(first *int, after *string, includeRevoked *bool, order *model.C
 	return o
 }
 
-func pageInfo[T any](p auth.Page[T], id func(T) string) *model.PageInfo {
+// page turns one page of domain items into GraphQL edges and page info: edge
+// builds the edge of an item from its cursor.
+func page[T, E any](p auth.Page[T], id func(T) string, edge func(T, string) E) ([]E, *model.PageInfo) {
+	edges := make([]E, len(p.Items))
+	for i, it := range p.Items {
+		edges[i] = edge(it, auth.Cursor(id(it)))
+	}
 	info := &model.PageInfo{HasNextPage: p.HasNextPage}
 	if n := len(p.Items); n > 0 {
 		c := auth.Cursor(id(p.Items[n-1]))
 		info.EndCursor = &c
 	}
-	return info
+	return edges, info
 }
 
 func userModel(u auth.User) *model.User {
@@ -53,12 +59,11 @@ func apiKeyModel(k auth.APIKey) *model.APIKey {
 }
 
 func apiKeyConnection(p auth.Page[auth.APIKey]) *model.APIKeyConnection {
-	c := &model.APIKeyConnection{Edges: make([]model.APIKeyEdge, len(p.Items))}
-	for i, k := range p.Items {
-		c.Edges[i] = model.APIKeyEdge{Node: apiKeyModel(k), Cursor: auth.Cursor(k.ID)}
-	}
-	c.PageInfo = pageInfo(p, func(k auth.APIKey) string { return k.ID })
-	return c
+	edges, info := page(p, func(k auth.APIKey) string { return k.ID },
+		func(k auth.APIKey, cursor string) model.APIKeyEdge {
+			return model.APIKeyEdge{Node: apiKeyModel(k), Cursor: cursor}
+		})
+	return &model.APIKeyConnection{Edges: edges, PageInfo: info}
 }
 
 func oauthClientModel(c auth.OAuthClient) *model.OAuthClient {
@@ -74,12 +79,11 @@ func oauthClientSecretPayload(c auth.OAuthClientWithSecret) *model.OAuthClientSe
 }
 
 func oauthClientConnection(p auth.Page[auth.OAuthClient]) *model.OAuthClientConnection {
-	c := &model.OAuthClientConnection{Edges: make([]model.OAuthClientEdge, len(p.Items))}
-	for i, k := range p.Items {
-		c.Edges[i] = model.OAuthClientEdge{Node: oauthClientModel(k), Cursor: auth.Cursor(k.ID)}
-	}
-	c.PageInfo = pageInfo(p, func(k auth.OAuthClient) string { return k.ID })
-	return c
+	edges, info := page(p, func(c auth.OAuthClient) string { return c.ID },
+		func(c auth.OAuthClient, cursor string) model.OAuthClientEdge {
+			return model.OAuthClientEdge{Node: oauthClientModel(c), Cursor: cursor}
+		})
+	return &model.OAuthClientConnection{Edges: edges, PageInfo: info}
 }
 
 func memberModel(m auth.Member) *model.Member {
@@ -87,29 +91,27 @@ func memberModel(m auth.Member) *model.Member {
 }
 
 func memberConnection(p auth.Page[auth.Member]) *model.MemberConnection {
-	c := &model.MemberConnection{Edges: make([]model.MemberEdge, len(p.Items))}
-	for i, m := range p.Items {
-		c.Edges[i] = model.MemberEdge{Node: memberModel(m), Cursor: auth.Cursor(m.ID)}
-	}
-	c.PageInfo = pageInfo(p, func(m auth.Member) string { return m.ID })
-	return c
+	edges, info := page(p, func(m auth.Member) string { return m.ID },
+		func(m auth.Member, cursor string) model.MemberEdge {
+			return model.MemberEdge{Node: memberModel(m), Cursor: cursor}
+		})
+	return &model.MemberConnection{Edges: edges, PageInfo: info}
 }
 
 func auditEventConnection(p auth.Page[auth.AuditEvent]) *model.AuditEventConnection {
-	c := &model.AuditEventConnection{Edges: make([]model.AuditEventEdge, len(p.Items))}
-	for i, e := range p.Items {
-		c.Edges[i] = model.AuditEventEdge{Cursor: auth.Cursor(e.ID), Node: &model.AuditEvent{
-			ID: e.ID, At: e.At, Action: e.Action, TargetType: e.TargetType, TargetID: e.TargetID,
-			Actor: &model.AuditActor{
-				UserID:         optional(e.ActorUserID),
-				CredentialType: e.ActorCredentialType,
-				CredentialID:   optional(e.ActorCredentialID),
-			},
-			Address: e.Address, UserAgent: e.UserAgent, Detail: e.Detail,
-		}}
-	}
-	c.PageInfo = pageInfo(p, func(e auth.AuditEvent) string { return e.ID })
-	return c
+	edges, info := page(p, func(e auth.AuditEvent) string { return e.ID },
+		func(e auth.AuditEvent, cursor string) model.AuditEventEdge {
+			return model.AuditEventEdge{Cursor: cursor, Node: &model.AuditEvent{
+				ID: e.ID, At: e.At, Action: e.Action, TargetType: e.TargetType, TargetID: e.TargetID,
+				Actor: &model.AuditActor{
+					UserID:         optional(e.ActorUserID),
+					CredentialType: e.ActorCredentialType,
+					CredentialID:   optional(e.ActorCredentialID),
+				},
+				Address: e.Address, UserAgent: e.UserAgent, Detail: e.Detail,
+			}}
+		})
+	return &model.AuditEventConnection{Edges: edges, PageInfo: info}
 }
 
 func optional(s string) *string {
