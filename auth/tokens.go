@@ -65,7 +65,6 @@ func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret strin
 	if !clientIDFormat.valid(clientID) || !clientSecretFormat.valid(secret) {
 		return nil, errInvalidClient
 	}
-	digest := Digest(secret)
 	// A client that just authenticated with this id and secret is served from the
 	// cache (see principalCache for why that is safe); failures are never cached.
 	cacheKey := Digest(clientID + "\x00" + secret)
@@ -74,6 +73,7 @@ func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret strin
 	if cached != nil {
 		return cached, nil
 	}
+	digest := Digest(secret)
 	c, err := s.store.ClientAuthentication(ctx, clientID, now.Add(-lastUsedInterval))
 	if isNotFound(err) {
 		subtle.ConstantTimeCompare(digest, dummyDigest)
