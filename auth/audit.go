@@ -29,6 +29,7 @@ type AuditEvent struct {
 	ActorUserID         string
 	ActorCredentialType string
 	ActorCredentialID   string
+	Via                 Channel
 	Address             string
 	UserAgent           string
 	Detail              string
@@ -56,6 +57,7 @@ func (s *Service) record(ctx context.Context, tx *store.Store, p *Principal, e a
 		TargetID:   e.targetID,
 		Address:    clean(meta.Address, 64),
 		UserAgent:  clean(meta.UserAgent, 512),
+		Via:        string(meta.Channel),
 		Detail:     clean(e.detail, 2000),
 	}
 	if p != nil {
@@ -113,7 +115,7 @@ func (s *Service) ListAuditLog(ctx context.Context, opts ListOptions) (Page[Audi
 		out.Items[i] = AuditEvent{
 			ID: r.ID, At: r.At, Action: r.Action, TargetType: r.TargetType, TargetID: r.TargetID,
 			ActorUserID: r.ActorUserID, ActorCredentialType: r.ActorCredentialType,
-			ActorCredentialID: r.ActorCredentialID, Address: r.Address, UserAgent: r.UserAgent,
+			ActorCredentialID: r.ActorCredentialID, Via: Channel(r.Via), Address: r.Address, UserAgent: r.UserAgent,
 			Detail: r.Detail,
 		}
 	}

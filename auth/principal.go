@@ -56,11 +56,24 @@ func PrincipalFrom(ctx context.Context) *Principal {
 	return p
 }
 
+// Channel names the door a request came in by; the audit log records it.
+type Channel string
+
+// The channels.
+const (
+	ChannelGraphQL Channel = "GRAPHQL"
+	ChannelMCP     Channel = "MCP"
+	ChannelOAuth   Channel = "OAUTH"
+	ChannelWeb     Channel = "WEB"
+	ChannelCLI     Channel = "CLI"
+)
+
 // RequestMeta is what the audit log records about where a request came from.
 type RequestMeta struct {
 	RequestID string
 	Address   string
 	UserAgent string
+	Channel   Channel
 }
 
 type metaKey struct{}
@@ -68,6 +81,13 @@ type metaKey struct{}
 // WithRequestMeta returns ctx carrying m.
 func WithRequestMeta(ctx context.Context, m RequestMeta) context.Context {
 	return context.WithValue(ctx, metaKey{}, m)
+}
+
+// WithChannel returns ctx whose request metadata names ch as the channel.
+func WithChannel(ctx context.Context, ch Channel) context.Context {
+	m := RequestMetaFrom(ctx)
+	m.Channel = ch
+	return WithRequestMeta(ctx, m)
 }
 
 // RequestMetaFrom returns the request metadata of ctx (zero when absent).

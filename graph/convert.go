@@ -108,7 +108,7 @@ func auditEventConnection(p auth.Page[auth.AuditEvent]) *model.AuditEventConnect
 					CredentialType: e.ActorCredentialType,
 					CredentialID:   optional(e.ActorCredentialID),
 				},
-				Address: e.Address, UserAgent: e.UserAgent, Detail: e.Detail,
+				Via: string(e.Via), Address: e.Address, UserAgent: e.UserAgent, Detail: e.Detail,
 			}}
 		})
 	return &model.AuditEventConnection{Edges: edges, PageInfo: info}

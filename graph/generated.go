@@ -81,6 +81,7 @@ type ComplexityRoot struct {
 		TargetID   func(childComplexity int) int
 		TargetType func(childComplexity int) int
 		UserAgent  func(childComplexity int) int
+		Via        func(childComplexity int) int
 	}
 
 	AuditEventConnection struct {
@@ -405,6 +406,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditEvent.UserAgent(childComplexity), true
+	case "AuditEvent.via":
+		if e.ComplexityRoot.AuditEvent.Via == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEvent.Via(childComplexity), true
 
 	case "AuditEventConnection.edges":
 		if e.ComplexityRoot.AuditEventConnection.Edges == nil {
@@ -1108,6 +1115,8 @@ type AuditEvent {
   targetType: String!
   targetId: String!
   actor: AuditActor!
+  "How the change came in: GRAPHQL, MCP, OAUTH (the OAuth endpoints), WEB (the sign-in pages) or CLI."
+  via: String!
   address: String!
   userAgent: String!
   detail: String!
@@ -1265,6 +1274,8 @@ func (ec *executionContext) childFields_AuditEvent(ctx context.Context, field gr
 		return ec.fieldContext_AuditEvent_targetId(ctx, field)
 	case "actor":
 		return ec.fieldContext_AuditEvent_actor(ctx, field)
+	case "via":
+		return ec.fieldContext_AuditEvent_via(ctx, field)
 	case "address":
 		return ec.fieldContext_AuditEvent_address(ctx, field)
 	case "userAgent":
@@ -2557,6 +2568,29 @@ func (ec *executionContext) fieldContext_AuditEvent_actor(_ context.Context, fie
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _AuditEvent_via(ctx context.Context, field graphql.CollectedField, obj *model.AuditEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEvent_via(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Via, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEvent_via(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEvent", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditEvent_address(ctx context.Context, field graphql.CollectedField, obj *model.AuditEvent) (ret graphql.Marshaler) {
@@ -6206,6 +6240,11 @@ func (ec *executionContext) _AuditEvent(ctx context.Context, sel ast.SelectionSe
 			}
 		case "actor":
 			out.Values[i] = ec._AuditEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "via":
+			out.Values[i] = ec._AuditEvent_via(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -623,14 +623,14 @@ func TestAuditLogRecordsKeyAndMembershipChanges(t *testing.T) {
 		e.gql(tm.admin.key, revokeKeyMutation, map[string]any{"id": id}).ok(t)
 		e.gql(tm.owner.key, updateRoleMutation, map[string]any{"in": map[string]any{"userId": tm.member2.userID, "role": "ADMIN"}}).ok(t)
 		e.gql(tm.owner.key, removeMemberMutation, map[string]any{"in": map[string]any{"userId": tm.member2.userID}}).ok(t)
-		r := e.gql(tm.owner.key, `{ viewer { organization { auditLog(first: 100) { edges { node { action targetId actor { userId credentialType credentialId } address userAgent } } } } } }`, nil).ok(t)
+		r := e.gql(tm.owner.key, `{ viewer { organization { auditLog(first: 100) { edges { node { action targetId actor { userId credentialType credentialId } via address userAgent } } } } } }`, nil).ok(t)
 		var actions []string
 		for _, ed := range r.get("viewer", "organization", "auditLog").(map[string]any)["edges"].([]any) {
 			n := ed.(map[string]any)["node"].(map[string]any)
 			actions = append(actions, n["action"].(string))
 			if n["action"] == auth.ActionAPIKeyRevoked {
 				actor := n["actor"].(map[string]any)
-				if n["targetId"] != id || actor["userId"] != tm.admin.userID || actor["credentialType"] != "API_KEY" || n["address"] != "127.0.0.1" || n["userAgent"] == "" {
+				if n["targetId"] != id || actor["userId"] != tm.admin.userID || actor["credentialType"] != "API_KEY" || n["via"] != "GRAPHQL" || n["address"] != "127.0.0.1" || n["userAgent"] == "" {
 					t.Fatalf("revocation entry %v", n)
 				}
 			}

@@ -195,6 +195,13 @@ func (s *Server) deadline(next http.Handler) http.Handler {
 	})
 }
 
+// via names the channel a route serves, for the audit log.
+func via(ch auth.Channel, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(auth.WithChannel(r.Context(), ch)))
+	})
+}
+
 // noStore marks responses that carry credential data as not cacheable.
 func noStore(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -99,7 +99,7 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	explorer := web.Explorer("/graphql")
-	api := s.requireBearer(noStore(s.graph))
+	api := s.requireBearer(noStore(via(auth.ChannelGraphQL, s.graph)))
 
 	mux.Handle("POST /graphql", api)
 	mux.Handle("GET /graphql", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -111,9 +111,9 @@ func (s *Server) routes() *http.ServeMux {
 	}))
 	mux.Handle("GET /explorer", explorer)
 	mux.Handle("GET /explorer/", explorer)
-	mux.HandleFunc("POST /api/oauth/token", s.token)
-	mux.HandleFunc("POST /api/oauth/introspect", s.introspect)
-	mux.HandleFunc("POST /api/oauth/revoke", s.revoke)
+	mux.Handle("POST /api/oauth/token", via(auth.ChannelOAuth, http.HandlerFunc(s.token)))
+	mux.Handle("POST /api/oauth/introspect", via(auth.ChannelOAuth, http.HandlerFunc(s.introspect)))
+	mux.Handle("POST /api/oauth/revoke", via(auth.ChannelOAuth, http.HandlerFunc(s.revoke)))
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.metadata)
 	mux.HandleFunc("GET /.well-known/jwks.json", s.jwks)
 	mux.HandleFunc("GET /healthz", s.healthz)

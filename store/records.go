@@ -59,6 +59,7 @@ type AuditEvent struct {
 	ActorUserID         string    `gorm:"size:36;not null"`
 	ActorCredentialType string    `gorm:"size:32;not null"`
 	ActorCredentialID   string    `gorm:"size:64;not null"`
+	Via                 string    `gorm:"size:16;not null;default:''"`
 	Address             string    `gorm:"size:64;not null"`
 	UserAgent           string    `gorm:"size:512;not null"`
 	Detail              string    `gorm:"size:2000;not null"`

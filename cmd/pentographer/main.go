@@ -65,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		}
 		cmd, args = "members add", args[1:]
 	}
+	// Operator commands are audited as coming from the command line.
+	ctx = auth.WithChannel(ctx, auth.ChannelCLI)
 	var err error
 	switch cmd {
 	case "serve":

@@ -53,9 +53,11 @@ type AuditEvent struct {
 	TargetType string      `json:"targetType"`
 	TargetID   string      `json:"targetId"`
 	Actor      *AuditActor `json:"actor"`
-	Address    string      `json:"address"`
-	UserAgent  string      `json:"userAgent"`
-	Detail     string      `json:"detail"`
+	// How the change came in: GRAPHQL, MCP, OAUTH (the OAuth endpoints), WEB (the sign-in pages) or CLI.
+	Via       string `json:"via"`
+	Address   string `json:"address"`
+	UserAgent string `json:"userAgent"`
+	Detail    string `json:"detail"`
 }
 
 type AuditEventConnection struct {
