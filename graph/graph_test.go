@@ -61,7 +61,7 @@ func withPrincipal(h http.Handler, p *auth.Principal) http.Handler {
 }
 
 func TestShapeLimits(t *testing.T) {
-	limits := Limits{MaxDepth: 3, MaxAliases: 2, MaxFields: 6, MaxComplexity: 1000, MaxTokens: 200}
+	limits := Limits{MaxDepth: 3, MaxAliases: 2, MaxFields: 8, MaxRepeats: 2, MaxMutations: 2, MaxComplexity: 1000, MaxTokens: 200}
 	svc := auth.NewService(nil, auth.Options{})
 	p := &auth.Principal{UserID: "u", OrgID: "o", Role: auth.RoleMember, Method: auth.MethodAPIKey}
 	c := client.New(withPrincipal(NewHandler(svc, nil, limits), p))
@@ -74,8 +74,14 @@ func TestShapeLimits(t *testing.T) {
 		{"too_many_aliases", `{ a: viewer { role } b: viewer { role } c: viewer { role } }`, "aliases"},
 		{"too_deep", `{ viewer { organization { apiKeys { edges { cursor } } } } }`, "nested too deeply"},
 		{"too_deep_through_a_fragment", `{ viewer { ...V } } fragment V on Viewer { organization { apiKeys { pageInfo { hasNextPage } } } }`, "nested too deeply"},
-		{"too_many_fields", `{ viewer { role authMethod scopes } x: viewer { role authMethod scopes } }`, "too many fields"},
+		{"too_many_fields", `{ viewer { role authMethod scopes } x: viewer { role authMethod scopes user { id } } }`, "too many fields"},
 		{"too_many_tokens", `{ viewer { ` + strings.Repeat("role ", 300) + `} }`, "token limit"},
+		{"a_field_repeated_too_often", `{ viewer { role role role } }`, "more than 2 times"},
+		{"repeats_through_fragments", `{ viewer { role ...A ...B } } fragment A on Viewer { role } fragment B on Viewer { role }`, "more than 2 times"},
+		{"too_many_fields_in_an_unused_fragment", `{ viewer { role } } fragment F on Viewer { a: role b: role scopes authMethod role user { id name } }`, "too many fields"},
+		{"fragments_in_a_cycle", `{ viewer { ...A } } fragment A on Viewer { ...B } fragment B on Viewer { ...A }`, "cycle"},
+		{"too_many_mutations", `mutation { a: revokeApiKey(id: "x") { id } b: revokeApiKey(id: "y") { id } revokeApiKey(id: "z") { id } }`, "at most 2 mutations"},
+		{"too_many_mutations_through_a_fragment", `mutation { ...M ...M2 } fragment M on Mutation { revokeApiKey(id: "x") { id } } fragment M2 on Mutation { revokeOAuthClient(id: "y") { id } removeMember(input: {userId: "z"}) { member { role } } }`, "at most 2 mutations"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,6 +20,7 @@ func NewHandler(svc *auth.Service, log *slog.Logger, limits Limits) http.Handler
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	limits = limits.orDefaults()
 	cfg := Config{Resolvers: &Resolver{svc: svc, log: log}}
 	cfg.Directives.HasRole = hasRole
 	setComplexity(&cfg.Complexity)
@@ -29,10 +30,11 @@ func NewHandler(svc *auth.Service, log *slog.Logger, limits Limits) http.Handler
 	// websocket, no multipart.
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(postTransport{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	cache := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(limits.MaxTokens)
 	srv.Use(extension.Introspection{})
-	srv.Use(shapeLimit{limits})
+	srv.Use(cheapLimits{limits: limits, cache: cache})
 	srv.Use(extension.FixedComplexityLimit(limits.MaxComplexity))
 	srv.SetErrorPresenter(errorPresenter(log))
 	srv.SetRecoverFunc(recoverFunc(log))

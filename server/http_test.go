@@ -8,9 +8,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pentographer/pentographer/store/storetest"
 )
 
 // rawRequest sends bytes exactly as given, for headers net/http would refuse to
@@ -334,4 +337,20 @@ func TestLogsNeverHoldSecrets(t *testing.T) {
 			t.Fatalf("the log holds a secret:\n%s", logs)
 		}
 	})
+}
+
+// TestTheExplorersSchemaLoadIsAdmitted sends graphql-js's standard introspection
+// query (what GraphiQL, Apollo, Postman and codegen send) through the whole HTTP
+// stack with a key: the explorer's docs pane and autocomplete depend on it.
+func TestTheExplorersSchemaLoadIsAdmitted(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, "sqlite"))
+	owner := e.bootstrap("Acme", "owner@acme.test")
+	raw, err := os.ReadFile("../graph/testdata/introspection-query.graphql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.gql(owner.key, string(raw), nil).ok(t)
+	if r.get("__schema", "queryType", "name") != "Query" || r.get("__schema", "mutationType", "name") != "Mutation" {
+		t.Fatalf("answer %.300s", r.Body)
+	}
 }

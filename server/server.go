@@ -70,9 +70,6 @@ func New(cfg Config, log *slog.Logger, st *store.Store, svc *auth.Service) *Serv
 		cfg.RequestTimeout = DefaultConfig().RequestTimeout
 	}
 	def := DefaultConfig()
-	if cfg.Limits == (graph.Limits{}) {
-		cfg.Limits = def.Limits
-	}
 	if cfg.ClientFailureLimit <= 0 {
 		cfg.ClientFailureLimit = def.ClientFailureLimit
 	}
