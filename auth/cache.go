@@ -19,8 +19,8 @@ const maxCacheEntries = 10000
 // holds a secret: keys are SHA-256 digests.
 //
 // Correctness rests on a generation counter: every change that can revoke or
-// weaken a credential bumps it after its transaction commits, dropping all
-// entries, and a lookup that began under an older generation may not store its
+// weaken a credential, once committed, drops the entries it affects and bumps the
+// generation, and a lookup that began under an older generation may not store its
 // result. So once a revoking call returns, no request started afterwards can be
 // served from a stale entry.
 type principalCache struct {
@@ -42,7 +42,7 @@ func newPrincipalCache(ttl time.Duration) *principalCache {
 // get returns a copy of the cached principal for digest, if fresh, and the
 // generation to pass to put after a store lookup.
 func (c *principalCache) get(digest []byte, now time.Time) (*Principal, uint64) {
-	if c == nil || c.ttl <= 0 {
+	if c.ttl <= 0 {
 		return nil, 0
 	}
 	c.mu.RLock()
@@ -58,7 +58,7 @@ func (c *principalCache) get(digest []byte, now time.Time) (*Principal, uint64) 
 
 // put stores p unless the cache was invalidated since gen was read.
 func (c *principalCache) put(digest []byte, p *Principal, gen uint64, now time.Time) {
-	if c == nil || c.ttl <= 0 {
+	if c.ttl <= 0 {
 		return
 	}
 	validTo := now.Add(c.ttl)
@@ -79,13 +79,41 @@ func (c *principalCache) put(digest []byte, p *Principal, gen uint64, now time.T
 	c.entries[string(digest)] = cacheEntry{p: *p, validTo: validTo}
 }
 
-// invalidate drops every entry and fences out lookups already under way.
-func (c *principalCache) invalidate() {
-	if c == nil {
+// Invalidation names what a committed change may have revoked or narrowed.
+// Empty fields match nothing; All matches everything.
+type Invalidation struct {
+	// CredentialID: an API key, OAuth client (with its tokens) or session.
+	CredentialID string
+	// OrgID and UserID together: everything a person holds in an organization.
+	OrgID, UserID string
+	// TokenID: one access token (jti).
+	TokenID string
+	// All: every entry (e.g. a signing key was withdrawn).
+	All bool
+}
+
+func (inv Invalidation) matches(p *Principal) bool {
+	return inv.All ||
+		(inv.CredentialID != "" && p.CredentialID == inv.CredentialID) ||
+		(inv.UserID != "" && p.UserID == inv.UserID && p.OrgID == inv.OrgID) ||
+		(inv.TokenID != "" && p.TokenID == inv.TokenID)
+}
+
+// forget drops the entries the invalidations match and fences out lookups
+// already under way, which may have read the state from before the change.
+func (c *principalCache) forget(invs ...Invalidation) {
+	if len(invs) == 0 {
 		return
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.gen++
-	clear(c.entries)
-	c.mu.Unlock()
+	for k, e := range c.entries {
+		for _, inv := range invs {
+			if inv.matches(&e.p) {
+				delete(c.entries, k)
+				break
+			}
+		}
+	}
 }

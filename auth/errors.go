@@ -17,6 +17,8 @@ const (
 	KindInvalid
 	KindConflict
 	KindRateLimited
+	// KindLimitExceeded: a cap on active credentials is reached.
+	KindLimitExceeded
 )
 
 // String names the kind.
@@ -34,6 +36,8 @@ func (k Kind) String() string {
 		return "conflict"
 	case KindRateLimited:
 		return "rate limited"
+	case KindLimitExceeded:
+		return "limit exceeded"
 	}
 	return "internal"
 }

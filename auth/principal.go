@@ -38,6 +38,21 @@ type Principal struct {
 	TokenID string
 	// ExpiresAt is when the credential stops working (zero: never).
 	ExpiresAt time.Time
+	// Token is what an access token says about itself (nil for other methods),
+	// kept so that nothing needs to verify the token twice.
+	Token *TokenInfo
+}
+
+// TokenInfo is the verified content of an access token.
+type TokenInfo struct {
+	ID        string // jti
+	Subject   string
+	Audience  []string
+	Scope     string
+	OrgID     string
+	IssuedAt  time.Time
+	NotBefore time.Time
+	ExpiresAt time.Time
 }
 
 // Can reports whether the principal holds scope.

@@ -180,7 +180,7 @@ func TestRandomBase62IsUniform(t *testing.T) {
 // TestMalformedCredentialsNeverReachTheStore runs the authenticator over a
 // service without a store: any database access would panic.
 func TestMalformedCredentialsNeverReachTheStore(t *testing.T) {
-	a := NewAuthenticator(NewService(nil, Options{}))
+	a := NewService(nil, Options{}).Authenticator()
 	good, _ := apiKeyFormat.generate()
 	for _, h := range []string{
 		"Bearer " + good[:49] + "x", "Bearer " + good[:30], "Bearer ptg_", "Bearer ptx_" + good[4:],

@@ -61,7 +61,7 @@ type env struct {
 func newEnv(t testing.TB, st *store.Store, tweaks ...func(*auth.Options)) *env {
 	t.Helper()
 	e := &env{t: t, st: st, logs: &syncBuffer{}, clock: &fakeClock{}}
-	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(RedactingHandler(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	catalog, err := auth.NewCatalog([]string{"findings:read"})
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +83,7 @@ func newEnv(t testing.TB, st *store.Store, tweaks ...func(*auth.Options)) *env {
 	}
 	cfg := DefaultConfig()
 	cfg.PublicURL = publicURL
-	e.srv = New(cfg, log, st, e.svc)
+	e.srv = New(cfg, log, e.svc, st.Ping)
 	e.http.Config.Handler = e.srv.Handler()
 	e.http.Start()
 	t.Cleanup(e.http.Close)

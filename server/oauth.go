@@ -159,20 +159,27 @@ func newFailureLimiter(clientMax, addressMax int, window time.Duration) *failure
 	}
 }
 
+// The counters are keyed where the attacker stands: a client id with the address
+// it was tried from, and the address alone. A client id is public (it is in
+// tokens and the audit log), so failures with it from one address must not lock
+// its owner out everywhere.
+func clientKey(clientID, address string) string { return "client:" + address + "\x00" + clientID }
+func addressKey(address string) string          { return "addr:" + address }
+
 // blocked reports whether either key has used up its failures.
 func (l *failureLimiter) blocked(clientID, address string) bool {
 	over := func(rl *httprate.RateLimiter, key string, max int) bool {
 		_, rate, err := rl.Status(key)
 		return err == nil && rate >= float64(max)
 	}
-	return over(l.perClient, "client:"+clientID, l.clientMax) || over(l.perAddress, "addr:"+address, l.addressMax)
+	return over(l.perClient, clientKey(clientID, address), l.clientMax) || over(l.perAddress, addressKey(address), l.addressMax)
 }
 
 // fail records one failed attempt for both keys.
 func (l *failureLimiter) fail(clientID, address string) {
 	window := time.Now().UTC().Truncate(l.window)
-	_ = l.perClient.Counter().IncrementBy("client:"+clientID, window, 1)
-	_ = l.perAddress.Counter().IncrementBy("addr:"+address, window, 1)
+	_ = l.perClient.Counter().IncrementBy(clientKey(clientID, address), window, 1)
+	_ = l.perAddress.Counter().IncrementBy(addressKey(address), window, 1)
 }
 
 func (l *failureLimiter) retryAfter() string { return strconv.Itoa(int(l.window / time.Second)) }
@@ -197,7 +204,7 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form
 		})
 		return nil, false
 	}
-	client, err := s.svc.AuthenticateClient(r.Context(), id, secret)
+	client, err := s.authn.AuthenticateClient(r.Context(), id, secret)
 	if auth.KindOf(err) == auth.KindUnauthenticated {
 		s.limiter.fail(id, addr)
 		writeOAuthError(w, invalidClient(basic))

@@ -9,12 +9,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/pentographer/pentographer/auth"
 	"github.com/pentographer/pentographer/graph"
-	"github.com/pentographer/pentographer/store"
 	"github.com/pentographer/pentographer/web"
 )
 
@@ -29,11 +29,16 @@ type Config struct {
 	// Limits bound GraphQL queries.
 	Limits graph.Limits
 	// ClientFailureLimit and AddressFailureLimit are how many failed client
-	// authentications one client id, or one address, may have per
-	// FailureWindow before the OAuth endpoints answer 429.
+	// authentications one client id from one address, or one address for all
+	// client ids, may have per FailureWindow before the OAuth endpoints answer
+	// 429 there. A client id is public, so its failures lock out only the
+	// address they came from: the right secret from elsewhere always works.
 	ClientFailureLimit  int
 	AddressFailureLimit int
 	FailureWindow       time.Duration
+	// TrustedProxies are the peers whose forwarding headers are believed for
+	// the client's address (PTG_TRUSTED_PROXIES).
+	TrustedProxies []netip.Prefix
 }
 
 // DefaultConfig returns the defaults the command line starts from.
@@ -54,22 +59,27 @@ func DefaultConfig() Config {
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
-	store   *store.Store
 	svc     *auth.Service
 	authn   *auth.Authenticator
 	graph   http.Handler
 	limiter *failureLimiter
+	address addressResolver
+	ready   func(context.Context) error
 }
 
-// New builds the server. The caller owns st and closes it after Shutdown.
-func New(cfg Config, log *slog.Logger, st *store.Store, svc *auth.Service) *Server {
+// New builds the server over svc. ready reports whether the server can serve
+// (the store answers); /readyz asks it.
+func New(cfg Config, log *slog.Logger, svc *auth.Service, ready func(context.Context) error) *Server {
+	def := DefaultConfig()
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = def.PublicURL
+	}
 	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = DefaultConfig().MaxBodyBytes
+		cfg.MaxBodyBytes = def.MaxBodyBytes
 	}
 	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = DefaultConfig().RequestTimeout
+		cfg.RequestTimeout = def.RequestTimeout
 	}
-	def := DefaultConfig()
 	if cfg.ClientFailureLimit <= 0 {
 		cfg.ClientFailureLimit = def.ClientFailureLimit
 	}
@@ -79,11 +89,15 @@ func New(cfg Config, log *slog.Logger, st *store.Store, svc *auth.Service) *Serv
 	if cfg.FailureWindow <= 0 {
 		cfg.FailureWindow = def.FailureWindow
 	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &Server{
-		cfg: cfg, log: log, store: st, svc: svc,
-		authn:   auth.NewAuthenticator(svc),
+		cfg: cfg, log: log, svc: svc, ready: ready,
+		authn:   svc.Authenticator(),
 		graph:   graph.NewHandler(svc, log, cfg.Limits),
 		limiter: newFailureLimiter(cfg.ClientFailureLimit, cfg.AddressFailureLimit, cfg.FailureWindow),
+		address: addressResolver{trusted: cfg.TrustedProxies},
 	}
 }
 
@@ -162,7 +176,7 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
+	if err := s.ready(ctx); err != nil {
 		s.log.WarnContext(ctx, "readiness check failed", "request_id", requestIDFrom(ctx), "error", err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 		return

@@ -33,14 +33,14 @@ type Membership struct {
 
 // APIKey is a scoped ptg_ key. Only the SHA-256 digest of the secret is kept.
 type APIKey struct {
-	ID         string `gorm:"primaryKey;size:36"`
-	OrgID      string `gorm:"size:36;not null;index:ix_api_keys_org_user,priority:1"`
-	UserID     string `gorm:"size:36;not null;index:ix_api_keys_org_user,priority:2"`
-	Name       string `gorm:"size:400;not null"`
-	Digest     []byte `gorm:"not null;uniqueIndex"`
-	Hint       string `gorm:"size:32;not null"`
-	Scopes     string `gorm:"size:2000;not null"`
-	CreatedAt  time.Time
+	ID         string    `gorm:"primaryKey;size:36"`
+	OrgID      string    `gorm:"size:36;not null;index:ix_api_keys_org_user,priority:1;index:ix_api_keys_creator_created,priority:1"`
+	UserID     string    `gorm:"size:36;not null;index:ix_api_keys_org_user,priority:2;index:ix_api_keys_creator_created,priority:2"`
+	Name       string    `gorm:"size:400;not null"`
+	Digest     []byte    `gorm:"not null;uniqueIndex"`
+	Hint       string    `gorm:"size:32;not null"`
+	Scopes     string    `gorm:"size:2000;not null"`
+	CreatedAt  time.Time `gorm:"index:ix_api_keys_creator_created,priority:3"`
 	ExpiresAt  *time.Time
 	LastUsedAt *time.Time
 	RevokedAt  *time.Time
@@ -68,15 +68,15 @@ type AuditEvent struct {
 // OAuthClient is a machine-to-machine client. Its id is public; only the SHA-256
 // digest of its secret is kept.
 type OAuthClient struct {
-	ID              string `gorm:"primaryKey;size:36"`
-	OrgID           string `gorm:"size:36;not null;index:ix_oauth_clients_org_user,priority:1"`
-	UserID          string `gorm:"size:36;not null;index:ix_oauth_clients_org_user,priority:2"`
-	Name            string `gorm:"size:400;not null"`
-	ClientID        string `gorm:"size:64;not null;uniqueIndex"`
-	SecretDigest    []byte `gorm:"not null;uniqueIndex"`
-	SecretHint      string `gorm:"size:32;not null"`
-	Scopes          string `gorm:"size:2000;not null"`
-	CreatedAt       time.Time
+	ID              string    `gorm:"primaryKey;size:36"`
+	OrgID           string    `gorm:"size:36;not null;index:ix_oauth_clients_org_user,priority:1;index:ix_oauth_clients_creator_created,priority:1"`
+	UserID          string    `gorm:"size:36;not null;index:ix_oauth_clients_org_user,priority:2;index:ix_oauth_clients_creator_created,priority:2"`
+	Name            string    `gorm:"size:400;not null"`
+	ClientID        string    `gorm:"size:64;not null;uniqueIndex"`
+	SecretDigest    []byte    `gorm:"not null;uniqueIndex"`
+	SecretHint      string    `gorm:"size:32;not null"`
+	Scopes          string    `gorm:"size:2000;not null"`
+	CreatedAt       time.Time `gorm:"index:ix_oauth_clients_creator_created,priority:3"`
 	LastUsedAt      *time.Time
 	RevokedAt       *time.Time
 	SecretRotatedAt *time.Time
@@ -95,6 +95,8 @@ type SigningKey struct {
 	PrivateKey []byte `gorm:"not null"` // PKCS #8 DER
 	CreatedAt  time.Time
 	RetiredAt  *time.Time
+	// RevokedAt withdraws a leaked key: its tokens are refused at once.
+	RevokedAt *time.Time
 }
 
 // RevokedToken denies one access token (by jti) until it would have expired.

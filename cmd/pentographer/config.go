@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pentographer/pentographer/auth"
+	"github.com/pentographer/pentographer/server"
 )
 
 // Config is every setting of the binary, read from flags and PTG_* variables (a
@@ -183,8 +184,9 @@ func (c Config) logger(w io.Writer) *slog.Logger {
 			}
 		}
 	}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if text {
-		return slog.New(slog.NewTextHandler(w, opts))
+		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(server.RedactingHandler(h))
 }

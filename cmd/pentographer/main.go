@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -130,8 +131,9 @@ func parse(fs *flag.FlagSet, build func() (Config, error), args []string) (Confi
 	return build()
 }
 
-// openServices opens and migrates the store and builds the auth service.
-func openServices(ctx context.Context, cfg Config) (*store.Store, *auth.Service, error) {
+// openServices opens and migrates the store and builds the auth service, which
+// logs through log.
+func openServices(ctx context.Context, cfg Config, log *slog.Logger) (*store.Store, *auth.Service, error) {
 	catalog, err := auth.NewCatalog(cfg.Scopes())
 	if err != nil {
 		return nil, nil, fmt.Errorf("--scopes: %w", err)
@@ -144,7 +146,7 @@ func openServices(ctx context.Context, cfg Config) (*store.Store, *auth.Service,
 		_ = st.Close()
 		return nil, nil, err
 	}
-	return st, auth.NewService(st, auth.Options{Catalog: catalog, Tokens: cfg.Tokens()}), nil
+	return st, auth.NewService(st, auth.Options{Catalog: catalog, Tokens: cfg.Tokens(), Logger: log}), nil
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -154,7 +156,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	log := cfg.logger(stderr)
-	st, svc, err := openServices(ctx, cfg)
+	st, svc, err := openServices(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -176,7 +178,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	srv := server.New(server.Config{
 		PublicURL: cfg.PublicBase(), MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout,
 		ClientFailureLimit: cfg.ClientFailures, AddressFailureLimit: cfg.AddrFailures, FailureWindow: time.Minute,
-	}, log, st, svc)
+	}, log, svc, st.Ping)
 	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicBase(), "store", string(st.Dialect()))
 	return srv.Serve(ctx, ln, cfg.ShutdownGrace)
 }
@@ -205,7 +207,7 @@ func cmdRotate(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if err != nil {
 		return err
 	}
-	st, svc, err := openServices(ctx, cfg)
+	st, svc, err := openServices(ctx, cfg, cfg.logger(stderr))
 	if err != nil {
 		return err
 	}
@@ -224,7 +226,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if err != nil {
 		return err
 	}
-	st, _, err := openServices(ctx, cfg)
+	st, _, err := openServices(ctx, cfg, cfg.logger(stderr))
 	if err != nil {
 		return err
 	}
@@ -248,7 +250,7 @@ func cmdEnroll(ctx context.Context, cmd string, args []string, stdout, stderr io
 		fmt.Fprintf(stderr, "pentographer %s needs --org and --email%s\n", cmd, map[bool]string{true: " and --role"}[cmd == "members add"])
 		return errUsage
 	}
-	st, svc, err := openServices(ctx, cfg)
+	st, svc, err := openServices(ctx, cfg, cfg.logger(stderr))
 	if err != nil {
 		return err
 	}
