@@ -91,7 +91,6 @@ func (s *Service) write(ctx context.Context, op writeOp, change func(w *writeTx)
 func (s *Service) commit(ctx context.Context, orgID string, mode store.LockMode, change func(w *writeTx) error) error {
 	var w *writeTx
 	err := s.store.Tx(ctx, func(tx *store.Store) error {
-		w = &writeTx{ctx: ctx, tx: tx, now: s.clock(), actor: operator}
 		if orgID != "" {
 			if err := tx.LockOrganization(ctx, orgID, mode); isNotFound(err) {
 				return errNotFound
@@ -99,6 +98,9 @@ func (s *Service) commit(ctx context.Context, orgID string, mode store.LockMode,
 				return err
 			}
 		}
+		// The clock is read once the lock is held, so the times changes record
+		// follow the order in which they commit.
+		w = &writeTx{ctx: ctx, tx: tx, now: s.clock(), actor: operator}
 		if err := change(w); err != nil {
 			return err
 		}

@@ -60,6 +60,12 @@ type env struct {
 // newEnv starts a server over st; tweaks adjust the service options.
 func newEnv(t testing.TB, st *store.Store, tweaks ...func(*auth.Options)) *env {
 	t.Helper()
+	return newEnvConfig(t, st, nil, tweaks...)
+}
+
+// newEnvConfig is newEnv with a tweak of the server's configuration too.
+func newEnvConfig(t testing.TB, st *store.Store, cfgTweak func(*Config), tweaks ...func(*auth.Options)) *env {
+	t.Helper()
 	e := &env{t: t, st: st, logs: &syncBuffer{}, clock: &fakeClock{}}
 	log := slog.New(RedactingHandler(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	catalog, err := auth.NewCatalog([]string{"findings:read"})
@@ -83,6 +89,9 @@ func newEnv(t testing.TB, st *store.Store, tweaks ...func(*auth.Options)) *env {
 	}
 	cfg := DefaultConfig()
 	cfg.PublicURL = publicURL
+	if cfgTweak != nil {
+		cfgTweak(&cfg)
+	}
 	e.srv = New(cfg, log, e.svc, st.Ping)
 	e.http.Config.Handler = e.srv.Handler()
 	e.http.Start()
