@@ -8,9 +8,9 @@ import (
 // credentialShaped matches text that looks like a secret of ours or a JWT: ptg_
 // keys, ptgs_ client secrets and the other ptg?_ tokens (sessions, invitations,
 // password resets), whether or not well-formed, and anything shaped like a JWS
-// (three base64url segments, the first a JSON object). ptgc_ client ids are
-// public and stay.
-var credentialShaped = regexp.MustCompile(`ptg(?:[abd-z][a-z]{0,3})?_[0-9A-Za-z]{4,}|eyJ[0-9A-Za-z_-]*\.[0-9A-Za-z_-]+\.[0-9A-Za-z_-]*`)
+// (base64url segments of JSON, dot-separated). ptgc_ client ids are
+// public and stay. A JWT, or any part of one, starts with the base64url of `{"`.
+var credentialShaped = regexp.MustCompile(`ptg(?:[abd-z][a-z]{0,3})?_[0-9A-Za-z]{4,}|eyJ[0-9A-Za-z_-]{12,}(?:\.[0-9A-Za-z_-]*){0,2}`)
 
 // RedactSecrets replaces everything credential-shaped in s, so that text a
 // client sent (a path, a request id, a user agent, an error) can be logged or

@@ -196,3 +196,26 @@ func TestMalformedCredentialsNeverReachTheStore(t *testing.T) {
 		t.Fatalf("empty header: %v", err)
 	}
 }
+
+func TestRedactSecrets(t *testing.T) {
+	key, _ := apiKeyFormat.generate()
+	secret, _ := clientSecretFormat.generate()
+	id, _ := clientIDFormat.generate()
+	jwt := "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJwdGdjX3gifQ.MEUCIQDx-sig_part"
+	cases := []struct{ in, want string }{
+		{"plain text", "plain text"},
+		{"/" + key, "/ptg_[redacted]"},
+		{"Bearer " + key + " and " + secret, "Bearer ptg_[redacted] and ptgs_[redacted]"},
+		{"ptg_" + "typo12345", "ptg_[redacted]"},
+		{"client " + id, "client " + id}, // client ids are public
+		{"token=" + jwt, "token=[redacted JWT]"},
+		{"header only eyJhbGciOiJFUzI1NiIsImtpZCI6", "header only [redacted JWT]"},
+		{"session ptgss_abcdefgh1234", "session ptgss_[redacted]"},
+		{"eyJ short", "eyJ short"},
+	}
+	for _, c := range cases {
+		if got := RedactSecrets(c.in); got != c.want {
+			t.Errorf("RedactSecrets(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

@@ -294,6 +294,7 @@ func TestCreateAPIKeyInput(t *testing.T) {
 			{"control_character_in_name", map[string]any{"name": "a\x1bb"}},
 			{"newline_in_name", map[string]any{"name": "a\nb"}},
 			{"bidi_override_in_name", map[string]any{"name": "abc\u202Eexe.txt"}},
+			{"zero_width_space_in_name", map[string]any{"name": "adm\u200Bin key"}},
 			{"unknown_scope", map[string]any{"name": "k", "scopes": []string{"keys:read", "root:all"}}},
 			{"past_expiry", map[string]any{"name": "k", "expiresAt": past}},
 			{"unparsable_expiry", map[string]any{"name": "k", "expiresAt": "tomorrow"}},
