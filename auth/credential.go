@@ -160,13 +160,10 @@ func (s *Service) manageCredential(ctx context.Context, scope, id string,
 	load func(w *writeTx) (ownerUserID string, err error),
 	change func(w *writeTx) error,
 ) error {
-	if _, err := require(ctx, scope, RoleMember); err != nil {
-		return err
-	}
-	if !validID(id) {
-		return errNotFound
-	}
 	return s.write(ctx, writeOp{scope: scope, min: RoleMember, weakens: true}, func(w *writeTx) error {
+		if !validID(id) {
+			return errNotFound
+		}
 		owner, err := load(w)
 		if isNotFound(err) || (err == nil && !canManage(w.actor, owner)) {
 			return errNotFound
