@@ -40,19 +40,22 @@ const lastUsedInterval = time.Minute
 // authentication, and introspection. It owns the authentication cache and the
 // verification keys; every decision goes through admit.
 type Authenticator struct {
-	store   *store.Store
-	catalog *Catalog
-	tokens  TokenConfig
-	keys    *Keyring
-	cache   *principalCache
-	now     func() time.Time
-	log     *slog.Logger
+	store    *store.Store
+	catalog  *Catalog
+	tokens   TokenConfig
+	keys     *Keyring
+	cache    *principalCache
+	sessions sessionTimes
+	now      func() time.Time
+	log      *slog.Logger
 }
 
 func newAuthenticator(st *store.Store, keys *Keyring, o Options) *Authenticator {
 	return &Authenticator{
 		store: st, catalog: o.Catalog, tokens: o.Tokens, keys: keys,
-		cache: newPrincipalCache(o.CacheTTL), now: o.Now, log: o.Logger,
+		cache:    newPrincipalCache(o.CacheTTL),
+		sessions: sessionTimes{idle: o.SessionIdle, lifetime: o.SessionLifetime},
+		now:      o.Now, log: o.Logger,
 	}
 }
 

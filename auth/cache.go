@@ -84,7 +84,8 @@ func (c *principalCache) put(digest []byte, p *Principal, gen uint64, now time.T
 type Invalidation struct {
 	// CredentialID: an API key, OAuth client (with its tokens) or session.
 	CredentialID string
-	// OrgID and UserID together: everything a person holds in an organization.
+	// OrgID and UserID together: everything a person holds in an organization;
+	// UserID alone: everything they hold anywhere.
 	OrgID, UserID string
 	// TokenID: one access token (jti).
 	TokenID string
@@ -95,7 +96,7 @@ type Invalidation struct {
 func (inv Invalidation) matches(p *Principal) bool {
 	return inv.All ||
 		(inv.CredentialID != "" && p.CredentialID == inv.CredentialID) ||
-		(inv.UserID != "" && p.UserID == inv.UserID && p.OrgID == inv.OrgID) ||
+		(inv.UserID != "" && p.UserID == inv.UserID && (inv.OrgID == "" || p.OrgID == inv.OrgID)) ||
 		(inv.TokenID != "" && p.TokenID == inv.TokenID)
 }
 

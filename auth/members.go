@@ -178,6 +178,9 @@ func (s *Service) RemoveMember(ctx context.Context, userID string) (Member, erro
 		if err != nil {
 			return err
 		}
+		if _, err := w.tx.RevokeMemberSessions(w.ctx, p.OrgID, userID, w.now); err != nil {
+			return err
+		}
 		w.audit(auditEntry{
 			orgID: p.OrgID, action: ActionMemberRemoved, targetType: "user", targetID: userID,
 			detail: fmt.Sprintf("role=%s revoked_api_keys=%d revoked_oauth_clients=%d", roleFromStore(m.Role), keys, clients),

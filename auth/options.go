@@ -26,6 +26,13 @@ type Options struct {
 	CacheTTL time.Duration
 	// Limits bound how many credentials one person creates.
 	Limits CreationLimits
+	// PublicURL is the deployment's base URL, for the links the service makes
+	// (invitations, password resets). Default: the token issuer.
+	PublicURL string
+	// SessionIdle ends a session not used for this long; SessionLifetime ends
+	// it this long after sign-in, used or not.
+	SessionIdle     time.Duration
+	SessionLifetime time.Duration
 }
 
 // CreationLimits bound the credentials one person makes in one organization.
@@ -57,6 +64,9 @@ func DefaultOptions() Options {
 		KeyRefresh: DefaultKeyRefresh,
 		CacheTTL:   DefaultCacheTTL,
 		Limits:     CreationLimits{PerMinute: 60, MaxAPIKeys: 200, MaxOAuthClients: 50},
+
+		SessionIdle:     12 * time.Hour,
+		SessionLifetime: 7 * 24 * time.Hour,
 	}
 }
 
@@ -104,6 +114,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Limits.MaxOAuthClients <= 0 {
 		o.Limits.MaxOAuthClients = d.Limits.MaxOAuthClients
+	}
+	if o.PublicURL == "" {
+		o.PublicURL = o.Tokens.Issuer
+	}
+	if o.SessionIdle <= 0 {
+		o.SessionIdle = d.SessionIdle
+	}
+	if o.SessionLifetime <= 0 {
+		o.SessionLifetime = d.SessionLifetime
 	}
 	return o
 }

@@ -18,6 +18,9 @@ const (
 	MethodClientSecret Method = "CLIENT_SECRET"
 	// MethodOperator is the command line working directly on the store.
 	MethodOperator Method = "OPERATOR"
+	// MethodPassword is a sign-in attempt with an email and password (in the
+	// audit log; it authenticates nothing by itself).
+	MethodPassword Method = "PASSWORD"
 )
 
 // Principal is an authenticated caller acting in one organization.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,6 +27,12 @@ type Service struct {
 	pwCost PasswordCost
 	tokens TokenConfig
 	limits CreationLimits
+	// publicURL is the base of the links the service makes.
+	publicURL string
+	// dummy is a password hash of the current cost, compared against when an
+	// email is unknown so that it costs what a wrong password costs.
+	dummy     func() string
+	sessionIn sessionTimes
 }
 
 // NewService builds the service, and its Authenticator, over st.
@@ -35,6 +42,12 @@ func NewService(st *store.Store, opts Options) *Service {
 	return &Service{
 		store: st, authn: newAuthenticator(st, keys, o), keys: keys, scopes: o.Catalog,
 		now: o.Now, log: o.Logger, pwCost: o.PasswordCost, tokens: o.Tokens, limits: o.Limits,
+		publicURL: strings.TrimRight(o.PublicURL, "/"),
+		dummy: sync.OnceValue(func() string {
+			h, _ := o.PasswordCost.hash("not anyone's password")
+			return h
+		}),
+		sessionIn: sessionTimes{idle: o.SessionIdle, lifetime: o.SessionLifetime},
 	}
 }
 

@@ -159,6 +159,12 @@ func (s *Service) readmit(w *writeTx, p *Principal) (*Principal, error) {
 			return nil, err
 		}
 		g = tokenGrant(c, p.Token, revoked)
+	case MethodSession:
+		c, err := w.tx.SessionCredentialByID(w.ctx, p.CredentialID)
+		if err != nil {
+			return nil, notFoundAsUnknown(err)
+		}
+		g = s.sessionIn.grant(c, s.scopes)
 	default:
 		return nil, ErrUnauthenticated
 	}

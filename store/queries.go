@@ -67,6 +67,22 @@ func (s *Store) OrganizationBySlug(ctx context.Context, slug string) (Organizati
 	return first[Organization](ctx, s, "organization by slug", "slug = ?", slug)
 }
 
+// OrganizationsByIDs returns the organizations with the given ids, keyed by id.
+func (s *Store) OrganizationsByIDs(ctx context.Context, ids []string) (map[string]Organization, error) {
+	out := make(map[string]Organization, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var orgs []Organization
+	if err := s.conn(ctx).Where("id IN ?", ids).Find(&orgs).Error; err != nil {
+		return nil, wrap("organizations by ids", err)
+	}
+	for _, o := range orgs {
+		out[o.ID] = o
+	}
+	return out, nil
+}
+
 // CountOrganizations counts all organizations.
 func (s *Store) CountOrganizations(ctx context.Context) (int64, error) {
 	var n int64
