@@ -60,6 +60,12 @@ type env struct {
 // newEnv starts a server over st; tweaks adjust the service options.
 func newEnv(t testing.TB, st *store.Store, tweaks ...func(*auth.Options)) *env {
 	t.Helper()
+	return newEnvWith(t, st, nil, tweaks...)
+}
+
+// newEnvWith is newEnv whose server configuration configure adjusts (nil: none).
+func newEnvWith(t testing.TB, st *store.Store, configure func(*Config), tweaks ...func(*auth.Options)) *env {
+	t.Helper()
 	e := &env{t: t, st: st, logs: &syncBuffer{}, clock: &fakeClock{}}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	catalog, err := auth.NewCatalog([]string{"findings:read"})
@@ -83,6 +89,9 @@ func newEnv(t testing.TB, st *store.Store, tweaks ...func(*auth.Options)) *env {
 	}
 	cfg := DefaultConfig()
 	cfg.PublicURL = publicURL
+	if configure != nil {
+		configure(&cfg)
+	}
 	e.srv = New(cfg, log, st, e.svc)
 	e.http.Config.Handler = e.srv.Handler()
 	e.http.Start()

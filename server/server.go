@@ -12,8 +12,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-chi/httprate"
+
 	"github.com/pentographer/pentographer/auth"
 	"github.com/pentographer/pentographer/graph"
+	"github.com/pentographer/pentographer/mcp"
 	"github.com/pentographer/pentographer/store"
 	"github.com/pentographer/pentographer/web"
 )
@@ -34,6 +37,9 @@ type Config struct {
 	ClientFailureLimit  int
 	AddressFailureLimit int
 	FailureWindow       time.Duration
+	// MCPRate is how many requests one credential may make to /mcp per minute
+	// before it gets 429.
+	MCPRate int
 }
 
 // DefaultConfig returns the defaults the command line starts from.
@@ -47,6 +53,8 @@ func DefaultConfig() Config {
 		ClientFailureLimit:  10,
 		AddressFailureLimit: 50,
 		FailureWindow:       time.Minute,
+
+		MCPRate: 120,
 	}
 }
 
@@ -58,7 +66,9 @@ type Server struct {
 	svc     *auth.Service
 	authn   *auth.Authenticator
 	graph   http.Handler
+	mcp     http.Handler
 	limiter *failureLimiter
+	mcpRate *httprate.RateLimiter
 }
 
 // New builds the server. The caller owns st and closes it after Shutdown.
@@ -82,11 +92,16 @@ func New(cfg Config, log *slog.Logger, st *store.Store, svc *auth.Service) *Serv
 	if cfg.FailureWindow <= 0 {
 		cfg.FailureWindow = def.FailureWindow
 	}
+	if cfg.MCPRate <= 0 {
+		cfg.MCPRate = def.MCPRate
+	}
 	return &Server{
 		cfg: cfg, log: log, store: st, svc: svc,
 		authn:   auth.NewAuthenticator(svc),
 		graph:   graph.NewHandler(svc, log, cfg.Limits),
+		mcp:     mcp.NewHandler(svc, mcp.Options{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes}),
 		limiter: newFailureLimiter(cfg.ClientFailureLimit, cfg.AddressFailureLimit, cfg.FailureWindow),
+		mcpRate: newMCPRateLimiter(cfg.MCPRate),
 	}
 }
 
@@ -114,7 +129,10 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("POST /api/oauth/token", via(auth.ChannelOAuth, http.HandlerFunc(s.token)))
 	mux.Handle("POST /api/oauth/introspect", via(auth.ChannelOAuth, http.HandlerFunc(s.introspect)))
 	mux.Handle("POST /api/oauth/revoke", via(auth.ChannelOAuth, http.HandlerFunc(s.revoke)))
+	mux.Handle("/mcp", s.sameOrigin(s.requireBearerFor(s.mcpChallenge(), s.limitMCP(noStore(via(auth.ChannelMCP, s.mcp))))))
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.metadata)
+	mux.HandleFunc("GET /.well-known/oauth-protected-resource", s.resourceMetadata)
+	mux.HandleFunc("GET /.well-known/oauth-protected-resource/mcp", s.resourceMetadata)
 	mux.HandleFunc("GET /.well-known/jwks.json", s.jwks)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
@@ -124,6 +142,7 @@ func (s *Server) routes() *http.ServeMux {
 		"/graphql": "GET, POST", "/explorer": "GET", "/healthz": "GET", "/readyz": "GET",
 		"/api/oauth/token": "POST", "/api/oauth/introspect": "POST", "/api/oauth/revoke": "POST",
 		"/.well-known/oauth-authorization-server": "GET", "/.well-known/jwks.json": "GET",
+		"/.well-known/oauth-protected-resource": "GET", "/.well-known/oauth-protected-resource/mcp": "GET",
 	} {
 		mux.Handle(path, methodNotAllowed(allow))
 	}
