@@ -9,6 +9,7 @@ package mcp
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -120,13 +121,15 @@ func refuseBatches(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		br := bufio.NewReader(r.Body)
+		br := bufio.NewReaderSize(r.Body, 64) // small: only the first bytes are looked at here
+		var space []byte                      // leading white space, given back unchanged
 		for {
 			b, err := br.ReadByte()
 			if err != nil {
 				break // empty or unreadable: the SDK answers it
 			}
 			if b == ' ' || b == '\t' || b == '\r' || b == '\n' {
+				space = append(space, b)
 				continue
 			}
 			_ = br.UnreadByte()
@@ -138,7 +141,11 @@ func refuseBatches(next http.Handler) http.Handler {
 			}
 			break
 		}
-		r.Body = readCloser{Reader: br, Closer: r.Body}
+		var body io.Reader = br
+		if len(space) > 0 {
+			body = io.MultiReader(bytes.NewReader(space), br)
+		}
+		r.Body = readCloser{Reader: body, Closer: r.Body}
 		next.ServeHTTP(w, r)
 	})
 }
