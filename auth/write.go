@@ -26,7 +26,8 @@ import (
 //
 // A revocation, removal or role change holds the organization exclusively, so a
 // change by the affected actor either committed before it started, or waits and
-// then sees it and fails: nothing acts after the revoking call returns.
+// then sees it and fails: nothing acts after the revoking call returns. The
+// lock queues fairly, so a stream of changes cannot starve a revocation.
 
 // writeOp says what a change needs of its actor and how it locks.
 type writeOp struct {

@@ -271,7 +271,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	if h := r.Header.Get("Authorization"); len(r.Header.Values("Authorization")) == 1 && strings.HasPrefix(strings.ToLower(h), "bearer ") {
 		p, err := s.authn.Authenticate(ctx, h)
 		if err != nil {
-			unauthorized(w, "invalid_token", "the bearer credential is invalid")
+			unauthorized(w, realm, "invalid_token", "the bearer credential is invalid")
 			return
 		}
 		ctx = auth.WithPrincipal(ctx, p)
@@ -336,6 +336,23 @@ func (s *Server) metadata(w http.ResponseWriter, _ *http.Request) {
 		"revocation_endpoint_auth_methods_supported":    authMethods,
 		"scopes_supported":                          []string(s.svc.Scopes().All()),
 		"access_token_signing_alg_values_supported": auth.SigningAlgs,
+		// RFC 9728 §4: the protected resources this server issues tokens for
+		// that publish their own metadata.
+		"protected_resources": []string{base + "/mcp"},
+	})
+}
+
+// resourceMetadata is GET /.well-known/oauth-protected-resource[/mcp]: the RFC
+// 9728 metadata of the MCP endpoint, which the 401 challenges of /mcp point at.
+func (s *Server) resourceMetadata(w http.ResponseWriter, _ *http.Request) {
+	base := s.cfg.PublicURL
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	writeJSON(w, http.StatusOK, map[string]any{
+		"resource":                 base + "/mcp",
+		"authorization_servers":    []string{base},
+		"scopes_supported":         []string(s.svc.Scopes().All()),
+		"bearer_methods_supported": []string{"header"},
+		"resource_name":            "Pentographer MCP server",
 	})
 }
 

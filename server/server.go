@@ -13,8 +13,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-chi/httprate"
+
 	"github.com/pentographer/pentographer/auth"
 	"github.com/pentographer/pentographer/graph"
+	"github.com/pentographer/pentographer/mcp"
 	"github.com/pentographer/pentographer/web"
 )
 
@@ -39,6 +42,9 @@ type Config struct {
 	// TrustedProxies are the peers whose forwarding headers are believed for
 	// the client's address (PTG_TRUSTED_PROXIES).
 	TrustedProxies []netip.Prefix
+	// MCPRate is how many requests one credential may make to /mcp per minute
+	// before it gets 429.
+	MCPRate int
 }
 
 // DefaultConfig returns the defaults the command line starts from.
@@ -52,6 +58,8 @@ func DefaultConfig() Config {
 		ClientFailureLimit:  10,
 		AddressFailureLimit: 50,
 		FailureWindow:       time.Minute,
+
+		MCPRate: 120,
 	}
 }
 
@@ -62,9 +70,11 @@ type Server struct {
 	svc     *auth.Service
 	authn   *auth.Authenticator
 	graph   http.Handler
+	mcp     http.Handler
 	limiter *failureLimiter
 	address addressResolver
 	ready   func(context.Context) error
+	mcpRate *httprate.RateLimiter
 }
 
 // New builds the server over svc. ready reports whether the server can serve
@@ -92,12 +102,17 @@ func New(cfg Config, log *slog.Logger, svc *auth.Service, ready func(context.Con
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.MCPRate <= 0 {
+		cfg.MCPRate = def.MCPRate
+	}
 	return &Server{
 		cfg: cfg, log: log, svc: svc, ready: ready,
 		authn:   svc.Authenticator(),
 		graph:   graph.NewHandler(svc, log, cfg.Limits),
+		mcp:     mcp.NewHandler(svc, mcp.Options{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes}),
 		limiter: newFailureLimiter(cfg.ClientFailureLimit, cfg.AddressFailureLimit, cfg.FailureWindow),
 		address: addressResolver{trusted: cfg.TrustedProxies},
+		mcpRate: newMCPRateLimiter(cfg.MCPRate),
 	}
 }
 
@@ -125,7 +140,10 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("POST /api/oauth/token", via(auth.ChannelOAuth, http.HandlerFunc(s.token)))
 	mux.Handle("POST /api/oauth/introspect", via(auth.ChannelOAuth, http.HandlerFunc(s.introspect)))
 	mux.Handle("POST /api/oauth/revoke", via(auth.ChannelOAuth, http.HandlerFunc(s.revoke)))
+	mux.Handle("/mcp", s.sameOrigin(s.requireBearerFor(s.mcpChallenge(), s.limitMCP(noStore(via(auth.ChannelMCP, s.mcp))))))
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.metadata)
+	mux.HandleFunc("GET /.well-known/oauth-protected-resource", s.resourceMetadata)
+	mux.HandleFunc("GET /.well-known/oauth-protected-resource/mcp", s.resourceMetadata)
 	mux.HandleFunc("GET /.well-known/jwks.json", s.jwks)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
@@ -135,6 +153,7 @@ func (s *Server) routes() *http.ServeMux {
 		"/graphql": "GET, POST", "/explorer": "GET", "/healthz": "GET", "/readyz": "GET",
 		"/api/oauth/token": "POST", "/api/oauth/introspect": "POST", "/api/oauth/revoke": "POST",
 		"/.well-known/oauth-authorization-server": "GET", "/.well-known/jwks.json": "GET",
+		"/.well-known/oauth-protected-resource": "GET", "/.well-known/oauth-protected-resource/mcp": "GET",
 	} {
 		mux.Handle(path, methodNotAllowed(allow))
 	}

@@ -296,7 +296,7 @@ func (s *Store) ListAuditEvents(ctx context.Context, orgID string, p Page) ([]Au
 // LockMode is how strongly a transaction locks an organization.
 type LockMode int
 
-// The lock modes. Every change in an organization takes its organization row
+// The lock modes. Every change in an organization takes its organization lock
 // first (one lock order for both stores: organization, then membership, then
 // the rows changed): a change that can revoke or narrow authority
 // (revocations, role changes, removals) takes it exclusively, every other
@@ -307,20 +307,25 @@ const (
 	LockExclusive
 )
 
-// LockOrganization takes the organization's row lock for the rest of the
-// transaction. SQLite transactions are already serialized (BEGIN IMMEDIATE),
-// so there it only checks the row exists.
+// LockOrganization takes the organization's lock for the rest of the
+// transaction. On PostgreSQL it is a transaction-level advisory lock keyed by the
+// organization, not a row lock: row share locks let new sharers in ahead of a
+// waiting exclusive locker, so a steady stream of changes could starve a
+// revocation, while the lock manager queues advisory locks fairly. SQLite
+// transactions are already serialized (BEGIN IMMEDIATE), so there it only checks
+// the organization exists.
 func (s *Store) LockOrganization(ctx context.Context, orgID string, mode LockMode) error {
-	q := s.conn(ctx).Where("id = ?", orgID)
 	if s.dialect == Postgres {
-		strength := "SHARE"
+		fn := "pg_advisory_xact_lock_shared"
 		if mode == LockExclusive {
-			strength = "UPDATE"
+			fn = "pg_advisory_xact_lock"
 		}
-		q = q.Clauses(clause.Locking{Strength: strength})
+		if err := s.conn(ctx).Exec("SELECT "+fn+"(hashtextextended(?, 0))", "organization:"+orgID).Error; err != nil {
+			return wrap("lock organization", err)
+		}
 	}
 	var o Organization
-	return wrap("lock organization", q.Take(&o).Error)
+	return wrap("lock organization", s.conn(ctx).Select("id").Where("id = ?", orgID).Take(&o).Error)
 }
 
 // LockMembership reads a user's membership of an organization with a row lock
