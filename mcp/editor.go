@@ -68,21 +68,11 @@ func EditorConfig(editor, serverURL, key string) (string, error) {
 		}}})
 
 	case "vscode":
+		where := "// Run \"MCP: Open User Configuration\" and paste this there: it holds a key, so keep it out of shared .vscode/mcp.json files."
 		if key == "" {
-			// VS Code prompts for an input once and stores it as a secret, so
-			// the file holds no key and may be shared with the workspace.
-			return jsonSnippet("// .vscode/mcp.json (this workspace), or run \"MCP: Open User Configuration\" for every workspace.", ordered{
-				{"inputs", []ordered{{
-					{"type", "promptString"}, {"id", "pentographer-api-key"},
-					{"description", "Pentographer API key (ptg_…)"}, {"password", true},
-				}}},
-				{"servers", map[string]any{ServerName: ordered{
-					{"type", "http"}, {"url", endpoint},
-					{"headers", map[string]string{"Authorization": "Bearer ${input:pentographer-api-key}"}},
-				}}},
-			})
+			where = "// .vscode/mcp.json or \"MCP: Open User Configuration\"; put your key in place of " + KeyPlaceholder + "."
 		}
-		return jsonSnippet("// Run \"MCP: Open User Configuration\" and paste this there: it holds a key, so keep it out of shared .vscode/mcp.json files.", ordered{
+		return jsonSnippet(where, ordered{
 			{"servers", map[string]any{ServerName: ordered{
 				{"type", "http"}, {"url", endpoint},
 				{"headers", map[string]string{"Authorization": bearer}},

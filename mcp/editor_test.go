@@ -55,8 +55,7 @@ func TestEditorConfigMatchesTheGoldenFiles(t *testing.T) {
 				}
 				switch {
 				case withKey && (!strings.Contains(got, "Bearer "+key) || strings.Contains(got, KeyPlaceholder)),
-					!withKey && editor != "vscode" && !strings.Contains(got, "Bearer "+KeyPlaceholder),
-					!withKey && editor == "vscode" && !strings.Contains(got, "Bearer ${input:pentographer-api-key}"):
+					!withKey && !strings.Contains(got, "Bearer "+KeyPlaceholder):
 					t.Fatalf("key or placeholder misplaced:\n%s", got)
 				}
 				if editor == "claude-code" {

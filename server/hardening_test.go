@@ -249,7 +249,9 @@ func TestARemovalLeavesNothingOfThePersonActive(t *testing.T) {
 			stop := make(chan struct{})
 			res, wg := storm(e, member.key, mutation, nil, stormConns, stop)
 			waitFor(t, "the storm to create credentials", func() bool { return res.succeeded() >= 20 })
-			if r := e.gql(owner.key, removeMemberMutation, map[string]any{"in": map[string]any{"userId": member.userID}}); r.code() != "" { t.Fatalf("%s\n%s", r.Body, e.logs.String()) }
+			if r := e.gql(owner.key, removeMemberMutation, map[string]any{"in": map[string]any{"userId": member.userID}}); r.code() != "" {
+				t.Fatalf("%s\n%s", r.Body, e.logs.String())
+			}
 			time.Sleep(150 * time.Millisecond)
 			close(stop)
 			wg.Wait()

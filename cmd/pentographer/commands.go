@@ -91,6 +91,15 @@ var commands = []command{
 		setup:  cmdRevokeSigningKey,
 	},
 	{
+		name: "mcp config", synopsis: "--editor EDITOR [--url URL] [--key KEY]",
+		summary: "print what an AI editor needs to use this server over MCP",
+		about: "Print, ready to paste, what an AI editor needs to reach this server's MCP\n" +
+			"endpoint with an API key: the command line to run (claude-code) or the\n" +
+			"configuration file content (claude-desktop, cursor, vscode). Without --key the\n" +
+			"snippet holds the placeholder ptg_your_key_here.",
+		setup: cmdMCPConfig,
+	},
+	{
 		name: "version", synopsis: "", summary: "print the version (also --version)",
 		about: "Print the version of this build.",
 		setup: cmdVersion,
@@ -192,6 +201,7 @@ type invocation struct {
 	own            []ownFlag
 	settings       map[string]*string
 	positional     []string
+	getenv         func(string) string
 	stdout, stderr io.Writer
 }
 
@@ -207,7 +217,7 @@ func newInvocation(cmd *command, stdout, stderr io.Writer, getenv func(string) s
 	// parse reports mistakes itself and prints help to stdout.
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	inv := &invocation{cmd: cmd, fs: fs, settings: map[string]*string{}, stdout: stdout, stderr: stderr}
+	inv := &invocation{cmd: cmd, fs: fs, settings: map[string]*string{}, stdout: stdout, stderr: stderr, getenv: getenv}
 	for _, o := range options {
 		if !cmd.takes(o) {
 			continue

@@ -45,6 +45,7 @@ type Config struct {
 	TrustedProxies string
 	SessionIdle    time.Duration
 	SessionMax     time.Duration
+	MCPRate        int
 }
 
 // group is a set of settings that travel together; a command takes whole groups,
@@ -174,6 +175,9 @@ var options = []option{
 	{"max-clients-per-user", "PTG_MAX_CLIENTS_PER_USER", "N", strconv.Itoa(authDefaults.Limits.MaxOAuthClients),
 		"active OAuth clients one person may hold in an organization",
 		groupHTTP, count(func(c *Config) *int { return &c.MaxClients })},
+	{"mcp-rate", "PTG_MCP_RATE", "N", strconv.Itoa(serverDefaults.MCPRate),
+		"requests one credential may make to /mcp per minute before 429",
+		groupHTTP, count(func(c *Config) *int { return &c.MCPRate })},
 	{"session-idle-timeout", "PTG_SESSION_IDLE_TIMEOUT", "DURATION", durationText(authDefaults.SessionIdle),
 		"a signed-in session not used for this long ends",
 		groupHTTP, dur(func(c *Config) *time.Duration { return &c.SessionIdle })},
@@ -261,6 +265,7 @@ func (c Config) ServerConfig() server.Config {
 	return server.Config{
 		PublicURL: c.PublicBase(), MaxBodyBytes: c.MaxBodyBytes, RequestTimeout: c.RequestTimeout,
 		ClientFailureLimit: c.ClientFailures, AddressFailureLimit: c.AddrFailures, TrustedProxies: proxies,
+		MCPRate: c.MCPRate,
 	}
 }
 

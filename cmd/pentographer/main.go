@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pentographer/pentographer/auth"
+	"github.com/pentographer/pentographer/mcp"
 	"github.com/pentographer/pentographer/store"
 )
 
@@ -159,6 +160,31 @@ func cmdKeysCreate(inv *invocation) func(context.Context, Config) error {
 			}
 			return printEnrollment(inv.stdout, e, *asJSON, false)
 		})
+	}
+}
+
+func cmdMCPConfig(inv *invocation) func(context.Context, Config) error {
+	editor := inv.stringFlag("editor", "EDITOR", "", strings.Join(mcp.Editors(), ", "), true)
+	serverURL := inv.stringFlag("url", "URL", "", "the server's public URL (unset: $PTG_PUBLIC_URL, else http://localhost plus the port of $PTG_LISTEN)", false)
+	key := inv.stringFlag("key", "KEY", "", "a ptg_ API key to fill in (unset: the placeholder "+mcp.KeyPlaceholder+")", false)
+	return func(context.Context, Config) error {
+		u := *serverURL
+		if u == "" {
+			u = inv.getenv("PTG_PUBLIC_URL")
+		}
+		if u == "" {
+			listen := inv.getenv("PTG_LISTEN")
+			if listen == "" {
+				listen = ":8080"
+			}
+			u = publicURLFor(listen)
+		}
+		snippet, err := mcp.EditorConfig(*editor, u, *key)
+		if err != nil {
+			return usageError(inv, "%v", err)
+		}
+		fmt.Fprint(inv.stdout, snippet)
+		return nil
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/pentographer/pentographer/auth"
+	"github.com/pentographer/pentographer/mcp"
 	"github.com/pentographer/pentographer/store/storetest"
 )
 
@@ -213,5 +214,34 @@ func TestStoreErrorsNameThePathAndTheReason(t *testing.T) {
 	if code != 1 || out != "" || !strings.Contains(errOut, dir+"/missing/p.db") || !strings.Contains(errOut, "does not exist") ||
 		strings.Contains(errOut, "out of memory") {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestMCPConfig prints each editor's snippet, with the public URL from the
+// environment unless --url is given, and refuses what it cannot print.
+func TestMCPConfig(t *testing.T) {
+	for _, editor := range mcp.Editors() {
+		t.Run(editor, func(t *testing.T) {
+			env := map[string]string{"PTG_PUBLIC_URL": "https://ptg.example.com"}
+			code, out, errOut := runCmd(t, env, "mcp", "config", "--editor", editor)
+			want, _ := mcp.EditorConfig(editor, "https://ptg.example.com", "")
+			if code != 0 || out != want || !strings.Contains(out, "https://ptg.example.com/mcp") {
+				t.Fatalf("exit %d: %s %s", code, out, errOut)
+			}
+			code, out, _ = runCmd(t, map[string]string{"PTG_LISTEN": ":9999"}, "mcp", "config", "--editor", editor)
+			if code != 0 || !strings.Contains(out, "http://localhost:9999/mcp") {
+				t.Fatalf("default URL: %s", out)
+			}
+		})
+	}
+	for _, args := range [][]string{
+		{"mcp", "config"},
+		{"mcp", "config", "--editor", "emacs"},
+		{"mcp", "config", "--editor", "cursor", "--key", "ptg_notakey"},
+		{"mcp", "config", "--editor", "cursor", "--url", "ftp://x"},
+	} {
+		if code, _, _ := runCmd(t, nil, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
 	}
 }
