@@ -7,11 +7,8 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"time"
 
-	"github.com/go-chi/httprate"
 
 	"github.com/pentographer/pentographer/auth"
 )
@@ -138,51 +135,16 @@ func formCredentials(form url.Values) (id, secret string, basic, ok bool, oerr *
 	return form.Get("client_id"), form.Get("client_secret"), false, true, nil
 }
 
-// failureLimiter counts failed client authentications per client id and per
-// address, in a sliding window (go-chi/httprate), and refuses further attempts
-// past the limit with 429 until the window slides on.
-type failureLimiter struct {
-	perClient  *httprate.RateLimiter
-	perAddress *httprate.RateLimiter
-	window     time.Duration
-	clientMax  int
-	addressMax int
-}
-
-func newFailureLimiter(clientMax, addressMax int, window time.Duration) *failureLimiter {
-	// An explicit counter keeps windows aligned to the wall clock, which fail()
-	// relies on to name the current window.
-	return &failureLimiter{
-		perClient:  httprate.NewRateLimiter(clientMax, window, httprate.WithLimitCounter(httprate.NewLocalLimitCounter(window))),
-		perAddress: httprate.NewRateLimiter(addressMax, window, httprate.WithLimitCounter(httprate.NewLocalLimitCounter(window))),
-		window:     window, clientMax: clientMax, addressMax: addressMax,
+// The client-authentication failure counters are keyed where the attacker
+// stands: a client id with the address it was tried from, and the address alone.
+// A client id is public (it is in tokens and the audit log), so failures with it
+// from one address must not lock its owner out everywhere.
+func (s *Server) clientLimits(clientID, address string) []limit {
+	return []limit{
+		{"client:" + address + "\x00" + clientID, s.cfg.ClientFailureLimit},
+		{"client-addr:" + address, s.cfg.AddressFailureLimit},
 	}
 }
-
-// The counters are keyed where the attacker stands: a client id with the address
-// it was tried from, and the address alone. A client id is public (it is in
-// tokens and the audit log), so failures with it from one address must not lock
-// its owner out everywhere.
-func clientKey(clientID, address string) string { return "client:" + address + "\x00" + clientID }
-func addressKey(address string) string          { return "addr:" + address }
-
-// blocked reports whether either key has used up its failures.
-func (l *failureLimiter) blocked(clientID, address string) bool {
-	over := func(rl *httprate.RateLimiter, key string, max int) bool {
-		_, rate, err := rl.Status(key)
-		return err == nil && rate >= float64(max)
-	}
-	return over(l.perClient, clientKey(clientID, address), l.clientMax) || over(l.perAddress, addressKey(address), l.addressMax)
-}
-
-// fail records one failed attempt for both keys.
-func (l *failureLimiter) fail(clientID, address string) {
-	window := time.Now().UTC().Truncate(l.window)
-	_ = l.perClient.Counter().IncrementBy(clientKey(clientID, address), window, 1)
-	_ = l.perAddress.Counter().IncrementBy(addressKey(address), window, 1)
-}
-
-func (l *failureLimiter) retryAfter() string { return strconv.Itoa(int(l.window / time.Second)) }
 
 // authenticateClient runs client authentication with the failure limit. It
 // returns the client principal or writes the error answer.
@@ -196,9 +158,9 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form
 		writeOAuthError(w, invalidClient(basic))
 		return nil, false
 	}
-	addr := clientAddress(r)
-	if s.limiter.blocked(id, addr) {
-		w.Header().Set("Retry-After", s.limiter.retryAfter())
+	limits := s.clientLimits(id, clientAddress(r))
+	if s.clientFailures.blocked(limits...) {
+		w.Header().Set("Retry-After", s.clientFailures.retryAfter())
 		writeOAuth(w, http.StatusTooManyRequests, map[string]string{
 			"error": "temporarily_unavailable", "error_description": "too many failed attempts; retry later",
 		})
@@ -206,7 +168,7 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form
 	}
 	client, err := s.authn.AuthenticateClient(r.Context(), id, secret)
 	if auth.KindOf(err) == auth.KindUnauthenticated {
-		s.limiter.fail(id, addr)
+		s.clientFailures.fail(limits...)
 		writeOAuthError(w, invalidClient(basic))
 		return nil, false
 	}

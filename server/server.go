@@ -42,6 +42,14 @@ type Config struct {
 	// TrustedProxies are the peers whose forwarding headers are believed for
 	// the client's address (PTG_TRUSTED_PROXIES).
 	TrustedProxies []netip.Prefix
+	// SignInAccountLimit, SignInAccountAddressLimit and SignInAddressLimit are
+	// how many failed sign-ins one account (from everywhere), one account from
+	// one address, and one address (for every account) may have per
+	// SignInWindow before /login answers 429 there.
+	SignInAccountLimit        int
+	SignInAccountAddressLimit int
+	SignInAddressLimit        int
+	SignInWindow              time.Duration
 	// MCPRate is how many requests one credential may make to /mcp per minute
 	// before it gets 429.
 	MCPRate int
@@ -59,6 +67,11 @@ func DefaultConfig() Config {
 		AddressFailureLimit: 50,
 		FailureWindow:       time.Minute,
 
+		SignInAccountLimit:        100,
+		SignInAccountAddressLimit: 10,
+		SignInAddressLimit:        50,
+		SignInWindow:              15 * time.Minute,
+
 		MCPRate: 120,
 	}
 }
@@ -71,7 +84,10 @@ type Server struct {
 	authn   *auth.Authenticator
 	graph   http.Handler
 	mcp     http.Handler
-	limiter *failureLimiter
+	// clientFailures and signInFailures count failed client authentications
+	// and sign-ins.
+	clientFailures *failureLimiter
+	signInFailures *failureLimiter
 	address addressResolver
 	ready   func(context.Context) error
 	mcpRate *httprate.RateLimiter
@@ -99,6 +115,18 @@ func New(cfg Config, log *slog.Logger, svc *auth.Service, ready func(context.Con
 	if cfg.FailureWindow <= 0 {
 		cfg.FailureWindow = def.FailureWindow
 	}
+	if cfg.SignInAccountLimit <= 0 {
+		cfg.SignInAccountLimit = def.SignInAccountLimit
+	}
+	if cfg.SignInAccountAddressLimit <= 0 {
+		cfg.SignInAccountAddressLimit = def.SignInAccountAddressLimit
+	}
+	if cfg.SignInAddressLimit <= 0 {
+		cfg.SignInAddressLimit = def.SignInAddressLimit
+	}
+	if cfg.SignInWindow <= 0 {
+		cfg.SignInWindow = def.SignInWindow
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -110,7 +138,8 @@ func New(cfg Config, log *slog.Logger, svc *auth.Service, ready func(context.Con
 		authn:   svc.Authenticator(),
 		graph:   graph.NewHandler(svc, log, cfg.Limits),
 		mcp:     mcp.NewHandler(svc, mcp.Options{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes}),
-		limiter: newFailureLimiter(cfg.ClientFailureLimit, cfg.AddressFailureLimit, cfg.FailureWindow),
+		clientFailures: newFailureLimiter(cfg.FailureWindow),
+		signInFailures: newFailureLimiter(cfg.SignInWindow),
 		address: addressResolver{trusted: cfg.TrustedProxies},
 		mcpRate: newMCPRateLimiter(cfg.MCPRate),
 	}
@@ -125,7 +154,7 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	explorer := web.Explorer("/graphql")
-	api := s.requireBearer(noStore(via(auth.ChannelGraphQL, s.graph)))
+	api := s.requireCredential(noStore(via(auth.ChannelGraphQL, s.graph)))
 
 	mux.Handle("POST /graphql", api)
 	mux.Handle("GET /graphql", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -145,6 +174,15 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /.well-known/oauth-protected-resource", s.resourceMetadata)
 	mux.HandleFunc("GET /.well-known/oauth-protected-resource/mcp", s.resourceMetadata)
 	mux.HandleFunc("GET /.well-known/jwks.json", s.jwks)
+	mux.Handle("POST /login", s.servePage(s.signIn))
+	mux.Handle("POST /login/organization", s.servePage(s.chooseOrganization))
+	mux.Handle("POST /logout", s.servePage(s.signOut))
+	mux.Handle("GET /api/session", s.servePage(s.currentSession))
+	mux.Handle("POST /api/invitation/inspect", s.servePage(s.inspectInvitation))
+	mux.Handle("POST /api/invitation/accept", s.servePage(s.acceptInvitation))
+	mux.Handle("POST /api/password/reset", s.servePage(s.resetPassword))
+	mux.Handle("GET /api/mcp/config", s.servePage(s.mcpConfig))
+	mux.HandleFunc("GET /{$}", s.home)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	// The catch-all "/" would otherwise answer a wrong method on a known path
@@ -154,6 +192,9 @@ func (s *Server) routes() *http.ServeMux {
 		"/api/oauth/token": "POST", "/api/oauth/introspect": "POST", "/api/oauth/revoke": "POST",
 		"/.well-known/oauth-authorization-server": "GET", "/.well-known/jwks.json": "GET",
 		"/.well-known/oauth-protected-resource": "GET", "/.well-known/oauth-protected-resource/mcp": "GET",
+		"/login/organization": "POST", "/logout": "POST", "/api/session": "GET",
+		"/api/invitation/inspect": "POST", "/api/invitation/accept": "POST", "/api/password/reset": "POST",
+		"/api/mcp/config": "GET",
 	} {
 		mux.Handle(path, methodNotAllowed(allow))
 	}

@@ -177,3 +177,10 @@ func (s *Store) MarkPasswordResetUsed(ctx context.Context, id string, at time.Ti
 		Where("id = ? AND used_at IS NULL AND expires_at > ?", id, at).Update("used_at", at)
 	return res.RowsAffected > 0, wrap("use password reset", res.Error)
 }
+
+// ExpirePasswordResets uses up every pending reset of a user (a new one
+// replaces them).
+func (s *Store) ExpirePasswordResets(ctx context.Context, userID string, at time.Time) error {
+	err := s.conn(ctx).Model(&PasswordReset{}).Where("user_id = ? AND used_at IS NULL", userID).Update("used_at", at).Error
+	return wrap("expire password resets", err)
+}

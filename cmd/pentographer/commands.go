@@ -40,7 +40,7 @@ var commands = []command{
 			"Migrations run first. On the first start against an empty store it creates an\n" +
 			"organization and its owner, and once the server is listening prints, once, the\n" +
 			"owner's password and an owner API key.",
-		groups: []group{groupStore, groupHTTP, groupSigning, groupScopes, groupFirstStart, groupLog},
+		groups: []group{groupStore, groupAddress, groupHTTP, groupSigning, groupScopes, groupFirstStart, groupLog},
 		setup:  cmdServe,
 	},
 	{
@@ -73,6 +73,15 @@ var commands = []command{
 			"included. The key is printed once.",
 		groups: append([]group{groupScopes}, storeGroups...),
 		setup:  cmdKeysCreate,
+	},
+	{
+		name: "users reset-password", synopsis: "--email EMAIL [flags]",
+		summary: "print a one-time link with which a person sets a new password",
+		about: "Print a one-time link (valid 24 hours) with which the person of EMAIL sets a new\n" +
+			"password on the web page; using it ends every session of theirs and signs them\n" +
+			"in. Earlier links of theirs stop working. Give the link to them only.",
+		groups: append([]group{groupAddress}, storeGroups...),
+		setup:  cmdResetPassword,
 	},
 	{
 		name: "signing-keys rotate", synopsis: "[flags]", summary: "make a new access token signing key",

@@ -59,7 +59,8 @@ const (
 	groupLog                     // how the process logs
 	groupScopes                  // the deployment's scope catalog
 	groupSigning                 // how access tokens are signed
-	groupHTTP                    // the server's listener, URLs and limits
+	groupHTTP                    // the server's limits and HTTP settings
+	groupAddress                 // where the server listens and the public URL
 	groupFirstStart              // what the first start creates
 )
 
@@ -123,9 +124,9 @@ var options = []option{
 	{"database-url", "PTG_DATABASE_URL", "URL", "sqlite:pentographer.db", "store: sqlite:PATH (embedded) or postgres://...",
 		groupStore, str(func(c *Config) *string { return &c.DatabaseURL })},
 	{"listen", "PTG_LISTEN", "ADDR", ":8080", "address the HTTP server listens on, host:port or :port",
-		groupHTTP, str(func(c *Config) *string { return &c.Listen })},
+		groupAddress, str(func(c *Config) *string { return &c.Listen })},
 	{"public-url", "PTG_PUBLIC_URL", "URL", "", "public base URL: token issuer, links (unset: http://localhost:PORT, the port of --listen)",
-		groupHTTP, str(func(c *Config) *string { return &c.PublicURL })},
+		groupAddress, str(func(c *Config) *string { return &c.PublicURL })},
 	{"log-format", "PTG_LOG_FORMAT", "FORMAT", "auto", "log format: json, text, or auto (text on a terminal, else json)",
 		groupLog, str(func(c *Config) *string { return &c.LogFormat })},
 	{"log-level", "PTG_LOG_LEVEL", "LEVEL", "info", "log level: debug, info, warn or error",

@@ -215,3 +215,17 @@ func TestSigningKeysRevoke(t *testing.T) {
 		})
 	}
 }
+
+// TestUsersResetPassword prints a one-time link on the public URL for a known
+// person and refuses an unknown one.
+func TestUsersResetPassword(t *testing.T) {
+	env := map[string]string{"PTG_DATABASE_URL": storetest.URL(t, "sqlite"), "PTG_PUBLIC_URL": "https://ptg.example.com"}
+	runJSON(t, env, "bootstrap", "--org", "Acme", "--email", "owner@acme.test")
+	code, out, errOut := runCmd(t, env, "users", "reset-password", "--email", "Owner@Acme.test")
+	if code != 0 || !strings.Contains(out, "https://ptg.example.com/reset-password#ptgr_") {
+		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	}
+	if code, _, errOut := runCmd(t, env, "users", "reset-password", "--email", "nobody@acme.test"); code != 1 || !strings.Contains(errOut, "no person has the email") {
+		t.Fatalf("unknown person: exit %d: %s", code, errOut)
+	}
+}

@@ -78,6 +78,20 @@ func cmdRotate(inv *invocation) func(context.Context, Config) error {
 	}
 }
 
+func cmdResetPassword(inv *invocation) func(context.Context, Config) error {
+	email := inv.stringFlag("email", "EMAIL", "", "the person's email address", true)
+	return func(ctx context.Context, cfg Config) error {
+		return operator(ctx, inv, cfg, func(ctx context.Context, _ *store.Store, svc *auth.Service) error {
+			link, err := svc.IssuePasswordReset(ctx, *email)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(inv.stdout, "Password reset link for %s (valid 24 hours, works once; shown only now):\n\n  %s\n", *email, link)
+			return nil
+		})
+	}
+}
+
 func cmdRevokeSigningKey(inv *invocation) func(context.Context, Config) error {
 	return func(ctx context.Context, cfg Config) error {
 		return operator(ctx, inv, cfg, func(ctx context.Context, _ *store.Store, svc *auth.Service) error {
