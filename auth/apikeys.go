@@ -112,7 +112,7 @@ const MaxKeyLifetime = 10 * 365 * 24 * time.Hour
 // inherits that expiry).
 func (s *Service) keyExpiry(p *Principal, requested *time.Time, now time.Time) (*time.Time, error) {
 	if requested == nil {
-		if p.ExpiresAt.IsZero() {
+		if !p.expiring() {
 			return nil, nil
 		}
 		exp := p.ExpiresAt.UTC().Truncate(time.Microsecond)
@@ -124,7 +124,7 @@ func (s *Service) keyExpiry(p *Principal, requested *time.Time, now time.Time) (
 		return nil, invalidField("expiresAt", "expiresAt must be in the future")
 	case exp.After(now.Add(MaxKeyLifetime)):
 		return nil, invalidField("expiresAt", "expiresAt must be within 10 years; omit it for a key that does not expire")
-	case !p.ExpiresAt.IsZero() && exp.After(p.ExpiresAt):
+	case p.expiring() && exp.After(p.ExpiresAt):
 		return nil, invalidField("expiresAt", "expiresAt cannot be later than the expiry of the credential creating the key")
 	}
 	return &exp, nil

@@ -124,7 +124,7 @@ func (s *Service) withOwner(ctx context.Context, rec store.OAuthClient, secret s
 // cannotOutlive refuses to hand a non-expiring client secret to a caller whose
 // own credential expires: it could otherwise mint itself a lasting one.
 func cannotOutlive(p *Principal) error {
-	if !p.ExpiresAt.IsZero() {
+	if p.expiring() {
 		return errorf(KindForbidden, "a credential that expires cannot create or rotate OAuth client secrets, which do not")
 	}
 	return nil

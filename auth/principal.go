@@ -58,6 +58,12 @@ type TokenInfo struct {
 	ExpiresAt time.Time
 }
 
+// expiring reports whether what the principal acts with is a credential that
+// expires (a key with an expiry, an access token): it must not mint a credential
+// that outlives it. A session is the person themselves, not a credential that
+// could have leaked, so what they create is theirs to keep.
+func (p *Principal) expiring() bool { return !p.ExpiresAt.IsZero() && p.Method != MethodSession }
+
 // Can reports whether the principal holds scope.
 func (p *Principal) Can(scope string) bool { return p != nil && p.Scopes.Has(scope) }
 

@@ -176,6 +176,9 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (SignedIn,
 	if err != nil {
 		return SignedIn{}, err
 	}
+	if orgID != "" {
+		out.Session.Organization = &OrgMembership{Organization: Organization{ID: orgID}}
+	}
 	return out, s.describeSession(ctx, &out.Session)
 }
 

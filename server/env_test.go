@@ -106,11 +106,12 @@ func forEachEnv(t *testing.T, fn func(t *testing.T, e *env)) {
 
 // actor is an enrolled person and their API key.
 type actor struct {
-	name   string
-	key    string
-	userID string
-	orgID  string
-	slug   string
+	name     string
+	password string // the first password (empty for a person who existed already)
+	key      string
+	userID   string
+	orgID    string
+	slug     string
 }
 
 func (e *env) bootstrap(org, email string) actor {
@@ -132,7 +133,7 @@ func (e *env) addMember(slug, email string, role auth.Role) actor {
 }
 
 func actorOf(en auth.Enrollment) actor {
-	return actor{name: en.User.Email, key: en.APIKey, userID: en.User.ID, orgID: en.Organization.ID, slug: en.Organization.Slug}
+	return actor{name: en.User.Email, password: en.Password, key: en.APIKey, userID: en.User.ID, orgID: en.Organization.ID, slug: en.Organization.Slug}
 }
 
 // team is the cast of the authorization tests: one organization with an owner,
