@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strings"
 
-
 	"github.com/pentographer/pentographer/auth"
 )
 

@@ -78,19 +78,19 @@ func DefaultConfig() Config {
 
 // Server serves the credentials API.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	svc     *auth.Service
-	authn   *auth.Authenticator
-	graph   http.Handler
-	mcp     http.Handler
+	cfg   Config
+	log   *slog.Logger
+	svc   *auth.Service
+	authn *auth.Authenticator
+	graph http.Handler
+	mcp   http.Handler
 	// clientFailures and signInFailures count failed client authentications
 	// and sign-ins.
 	clientFailures *failureLimiter
 	signInFailures *failureLimiter
-	address addressResolver
-	ready   func(context.Context) error
-	mcpRate *httprate.RateLimiter
+	address        addressResolver
+	ready          func(context.Context) error
+	mcpRate        *httprate.RateLimiter
 }
 
 // New builds the server over svc. ready reports whether the server can serve
@@ -135,13 +135,13 @@ func New(cfg Config, log *slog.Logger, svc *auth.Service, ready func(context.Con
 	}
 	return &Server{
 		cfg: cfg, log: log, svc: svc, ready: ready,
-		authn:   svc.Authenticator(),
-		graph:   graph.NewHandler(svc, log, cfg.Limits),
-		mcp:     mcp.NewHandler(svc, mcp.Options{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes}),
+		authn:          svc.Authenticator(),
+		graph:          graph.NewHandler(svc, log, cfg.Limits),
+		mcp:            mcp.NewHandler(svc, mcp.Options{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes}),
 		clientFailures: newFailureLimiter(cfg.FailureWindow),
 		signInFailures: newFailureLimiter(cfg.SignInWindow),
-		address: addressResolver{trusted: cfg.TrustedProxies},
-		mcpRate: newMCPRateLimiter(cfg.MCPRate),
+		address:        addressResolver{trusted: cfg.TrustedProxies},
+		mcpRate:        newMCPRateLimiter(cfg.MCPRate),
 	}
 }
 

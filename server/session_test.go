@@ -147,7 +147,7 @@ func TestSignIn(t *testing.T) {
 		})
 		t.Run("sign_ins_are_audited_success_and_failure", func(t *testing.T) {
 			var actions []string
-			for _, ev := range auditEvents(t, e.st, owner.orgID)[:3] {
+			for _, ev := range auditEvents(t, e.st, owner.orgID)[:5] {
 				actions = append(actions, ev.Action+"/"+ev.ActorCredentialType+"/"+ev.Via)
 			}
 			want := "sign_in.failed/PASSWORD/WEB"
