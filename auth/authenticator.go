@@ -46,6 +46,7 @@ type Authenticator struct {
 	keys     *Keyring
 	cache    *principalCache
 	sessions sessionTimes
+	observer Observer
 	now      func() time.Time
 	log      *slog.Logger
 }
@@ -53,8 +54,9 @@ type Authenticator struct {
 func newAuthenticator(st *store.Store, keys *Keyring, o Options) *Authenticator {
 	return &Authenticator{
 		store: st, catalog: o.Catalog, tokens: o.Tokens, keys: keys,
-		cache:    newPrincipalCache(o.CacheTTL),
+		cache:    newPrincipalCache(o.CacheTTL, o.Observer),
 		sessions: sessionTimes{idle: o.SessionIdle, lifetime: o.SessionLifetime},
+		observer: o.Observer,
 		now:      o.Now, log: o.Logger,
 	}
 }
@@ -86,11 +88,13 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (*Princ
 func (a *Authenticator) bearer(ctx context.Context, token string) (*Principal, error) {
 	switch {
 	case strings.HasPrefix(token, apiKeyFormat.prefix):
-		return a.apiKey(ctx, token)
+		p, err := a.apiKey(ctx, token)
+		return a.observed(MethodAPIKey, p, err)
 	case strings.Count(token, ".") == 2:
-		return a.accessToken(ctx, token)
+		p, err := a.accessToken(ctx, token)
+		return a.observed(MethodAccessToken, p, err)
 	}
-	return nil, invalidToken(msgMalformed)
+	return a.observed(MethodAPIKey, nil, invalidToken(msgMalformed))
 }
 
 // ParseBearer extracts the credential of a "Bearer" Authorization header (the
@@ -212,6 +216,11 @@ var dummyDigest = Digest("ptgs_unknown-client")
 // AuthenticateClient checks an OAuth client's id and secret. Every failure is the
 // same error, whatever its cause; the secret is compared in constant time.
 func (a *Authenticator) AuthenticateClient(ctx context.Context, clientID, secret string) (*Principal, error) {
+	p, err := a.authenticateClient(ctx, clientID, secret)
+	return a.observed(MethodClientSecret, p, err)
+}
+
+func (a *Authenticator) authenticateClient(ctx context.Context, clientID, secret string) (*Principal, error) {
 	if !clientIDFormat.valid(clientID) || !clientSecretFormat.valid(secret) {
 		return nil, errInvalidClient
 	}

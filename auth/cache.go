@@ -24,10 +24,11 @@ const maxCacheEntries = 10000
 // result. So once a revoking call returns, no request started afterwards can be
 // served from a stale entry.
 type principalCache struct {
-	ttl     time.Duration
-	mu      sync.RWMutex
-	gen     uint64
-	entries map[string]cacheEntry
+	ttl      time.Duration
+	observer Observer
+	mu       sync.RWMutex
+	gen      uint64
+	entries  map[string]cacheEntry
 }
 
 type cacheEntry struct {
@@ -35,8 +36,8 @@ type cacheEntry struct {
 	validTo time.Time // when the entry must be re-checked against the store
 }
 
-func newPrincipalCache(ttl time.Duration) *principalCache {
-	return &principalCache{ttl: ttl, entries: make(map[string]cacheEntry)}
+func newPrincipalCache(ttl time.Duration, observer Observer) *principalCache {
+	return &principalCache{ttl: ttl, observer: observer, entries: make(map[string]cacheEntry)}
 }
 
 // get returns a copy of the cached principal for digest, if fresh, and the
@@ -49,7 +50,9 @@ func (c *principalCache) get(digest []byte, now time.Time) (*Principal, uint64) 
 	e, ok := c.entries[string(digest)]
 	gen := c.gen
 	c.mu.RUnlock()
-	if !ok || !now.Before(e.validTo) {
+	hit := ok && now.Before(e.validTo)
+	c.observer.CacheLookup(hit)
+	if !hit {
 		return nil, gen
 	}
 	p := e.p

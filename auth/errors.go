@@ -68,6 +68,9 @@ func KindOf(err error) Kind {
 	return KindInternal
 }
 
+// asError is errors.As for *Error.
+func asError(err error, target **Error) bool { return errors.As(err, target) }
+
 func errorf(k Kind, format string, args ...any) *Error {
 	return &Error{Kind: k, Message: fmt.Sprintf(format, args...)}
 }

@@ -33,6 +33,8 @@ type Options struct {
 	// it this long after sign-in, used or not.
 	SessionIdle     time.Duration
 	SessionLifetime time.Duration
+	// Observer learns what authentication does, for metrics (nil: nothing).
+	Observer Observer
 }
 
 // CreationLimits bound the credentials one person makes in one organization.
@@ -123,6 +125,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.SessionLifetime <= 0 {
 		o.SessionLifetime = d.SessionLifetime
+	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
 	}
 	return o
 }

@@ -48,6 +48,11 @@ func (t sessionTimes) grant(c store.SessionCredential, catalog *Catalog) grant {
 // Session authenticates a session token (the cookie) for the API: it must be
 // active and bound to an organization its person is still a member of.
 func (a *Authenticator) Session(ctx context.Context, token string) (*Principal, error) {
+	p, err := a.session(ctx, token)
+	return a.observed(MethodSession, p, err)
+}
+
+func (a *Authenticator) session(ctx context.Context, token string) (*Principal, error) {
 	if !sessionFormat.valid(token) {
 		return nil, invalidToken(msgMalformed)
 	}

@@ -123,6 +123,7 @@ func (s *Service) IssueClientToken(ctx context.Context, client *Principal, scope
 	if err != nil {
 		return IssuedToken{}, fmt.Errorf("auth: sign access token: %w", err)
 	}
+	s.authn.observer.TokenIssued()
 	return IssuedToken{AccessToken: signed, ExpiresIn: int(s.tokens.TTL / time.Second), Scope: claims.Scope}, nil
 }
 
