@@ -64,11 +64,6 @@ func newAuthenticator(st *store.Store, keys *Keyring, o Options) *Authenticator 
 // clock is the current time in UTC, truncated to microseconds like the store's.
 func (a *Authenticator) clock() time.Time { return a.now().UTC().Truncate(time.Microsecond) }
 
-// Forget drops from the authentication cache what invs name. Changes made
-// through this process do it themselves; it is for news of changes made
-// elsewhere (another replica, the command line).
-func (a *Authenticator) Forget(invs ...Invalidation) { a.cache.forget(invs...) }
-
 // Authenticate resolves one Authorization header value. It returns
 // ErrNoCredential for an empty header, and a KindUnauthenticated *Error with a safe
 // message for anything else that fails. Malformed credentials are refused before

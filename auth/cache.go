@@ -86,14 +86,17 @@ func (c *principalCache) put(digest []byte, p *Principal, gen uint64, now time.T
 // Empty fields match nothing; All matches everything.
 type Invalidation struct {
 	// CredentialID: an API key, OAuth client (with its tokens) or session.
-	CredentialID string
+	CredentialID string `json:"c,omitempty"`
 	// OrgID and UserID together: everything a person holds in an organization;
 	// UserID alone: everything they hold anywhere.
-	OrgID, UserID string
+	OrgID  string `json:"o,omitempty"`
+	UserID string `json:"u,omitempty"`
 	// TokenID: one access token (jti).
-	TokenID string
+	TokenID string `json:"t,omitempty"`
 	// All: every entry (e.g. a signing key was withdrawn).
-	All bool
+	All bool `json:"a,omitempty"`
+	// SigningKeys: the signing keys changed; read them again.
+	SigningKeys bool `json:"k,omitempty"`
 }
 
 func (inv Invalidation) matches(p *Principal) bool {

@@ -291,10 +291,13 @@ func (s *Service) ChooseOrganization(ctx context.Context, token, orgID string) (
 	if !member {
 		return SessionInfo{}, errNotFound
 	}
-	if err := s.store.SetSessionOrganization(ctx, info.ID, orgID); err != nil {
+	err = s.commit(ctx, orgID, store.LockShared, func(w *writeTx) error {
+		w.invalidate(Invalidation{CredentialID: info.ID})
+		return w.tx.SetSessionOrganization(w.ctx, info.ID, orgID)
+	})
+	if err != nil {
 		return SessionInfo{}, err
 	}
-	s.authn.cache.forget(Invalidation{CredentialID: info.ID})
 	return s.CurrentSession(ctx, token)
 }
 

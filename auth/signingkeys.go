@@ -70,7 +70,7 @@ func (s *Service) RevokeSigningKey(ctx context.Context, kid string) (newKID stri
 			return err
 		}
 		// Every cached access token may have been signed by it.
-		w.invalidate(Invalidation{All: true})
+		w.invalidate(Invalidation{All: true, SigningKeys: true})
 		if target.RetiredAt == nil {
 			newKID, err = s.insertSigningKey(w, ActionSigningKeyRotated)
 		}
@@ -104,6 +104,7 @@ func (s *Service) insertSigningKey(w *writeTx, action string) (string, error) {
 	if err := w.tx.RetireSigningKeys(w.ctx, kid, w.now); err != nil {
 		return "", err
 	}
+	w.invalidate(Invalidation{SigningKeys: true})
 	// Forget keys whose last token has long expired.
 	if err := w.tx.DeleteSigningKeysRetiredBefore(w.ctx, w.now.Add(-s.tokens.TTL-tokenLeeway-24*time.Hour)); err != nil {
 		return "", err

@@ -110,12 +110,12 @@ func (s *Service) commit(ctx context.Context, orgID string, mode store.LockMode,
 				return err
 			}
 		}
-		return nil
+		return announce(ctx, tx, w.forget)
 	})
 	if err != nil {
 		return err
 	}
-	s.authn.cache.forget(w.forget...)
+	s.authn.apply(ctx, w.forget...)
 	return nil
 }
 

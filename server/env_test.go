@@ -99,6 +99,30 @@ func newEnvConfig(t testing.TB, st *store.Store, cfgTweak func(*Config), tweaks 
 	return e
 }
 
+// watch makes the server apply the changes other replicas announce (PostgreSQL)
+// and returns once it listens.
+func (e *env) watch() {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	listening := make(chan struct{}, 8)
+	done := make(chan struct{})
+	go func() {
+		e.svc.WatchChanges(ctx, func() {
+			select {
+			case listening <- struct{}{}:
+			default:
+			}
+		})
+		close(done)
+	}()
+	e.t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-listening:
+	case <-time.After(10 * time.Second):
+		e.t.Fatal("the replica does not listen for changes")
+	}
+}
+
 // forEachEnv runs fn on a fresh server over each store backend.
 func forEachEnv(t *testing.T, fn func(t *testing.T, e *env)) {
 	storetest.ForEach(t, func(t *testing.T, st *store.Store) { fn(t, newEnv(t, st)) })

@@ -46,6 +46,9 @@ type Store struct {
 	// migrating serializes Migrate within the process: gorm's AutoMigrate races
 	// on its shared schema cache when run concurrently.
 	migrating *sync.Mutex
+	// url is the PostgreSQL URL, for the listening connection, and channel the
+	// notification channel of its schema (notify.go).
+	url, channel string
 }
 
 // Options tune Open.
@@ -107,11 +110,20 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	sqlDB.SetMaxIdleConns(maxConns)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	s := &Store{db: db, dialect: dialect, migrating: &sync.Mutex{}}
+	if dialect == Postgres {
+		s.url = rawURL
+	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := sqlDB.PingContext(pingCtx); err != nil {
 		_ = sqlDB.Close()
 		return nil, openError(dialect, rawURL, err)
+	}
+	if dialect == Postgres {
+		if s.channel, err = s.notificationChannel(pingCtx); err != nil {
+			_ = sqlDB.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -250,7 +262,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Tx runs fn in one transaction, committed when fn returns nil.
 func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(&Store{db: tx, dialect: s.dialect, migrating: s.migrating})
+		return fn(&Store{db: tx, dialect: s.dialect, migrating: s.migrating, url: s.url, channel: s.channel})
 	})
 	return translate(err)
 }

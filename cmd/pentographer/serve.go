@@ -56,6 +56,11 @@ func cmdServe(inv *invocation) func(context.Context, Config) error {
 
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
+		// Revocations made through other replicas or the command line reach
+		// this one at once (PostgreSQL; SQLite has one process).
+		watched := make(chan struct{})
+		go func() { svc.WatchChanges(ctx, nil); close(watched) }()
+		defer func() { cancel(); <-watched }()
 		up := &acceptingListener{Listener: ln, accepting: make(chan struct{})}
 		served := make(chan error, 1)
 		go func() { served <- srv.Serve(ctx, up, cfg.ShutdownGrace) }()
