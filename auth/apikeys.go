@@ -96,6 +96,7 @@ func (s *Service) insertAPIKey(w *writeTx, holder *Principal, in CreateAPIKeyInp
 	if err := w.tx.InsertAPIKey(w.ctx, &rec); err != nil {
 		return store.APIKey{}, "", err
 	}
+	w.invalidate(Invalidation{Digest: hexDigest(rec.Digest)})
 	w.audit(auditEntry{
 		orgID: holder.OrgID, action: ActionAPIKeyCreated, targetType: "api_key", targetID: rec.ID,
 		detail: "name=" + quoteDetail(in.Name) + " scopes=" + rec.Scopes,

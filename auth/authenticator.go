@@ -5,10 +5,12 @@ import (
 	"crypto/subtle"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/pentographer/pentographer/store"
 )
@@ -41,12 +43,15 @@ const lastUsedInterval = time.Minute
 // verification keys; every decision goes through admit.
 type Authenticator struct {
 	store    *store.Store
+	flight   singleflight.Group
 	catalog  *Catalog
 	tokens   TokenConfig
 	keys     *Keyring
 	cache    *principalCache
 	sessions sessionTimes
 	observer Observer
+	uses     *useRecorder
+	throttle *lookupThrottle
 	now      func() time.Time
 	log      *slog.Logger
 }
@@ -57,6 +62,8 @@ func newAuthenticator(st *store.Store, keys *Keyring, o Options) *Authenticator 
 		cache:    newPrincipalCache(o.CacheTTL, o.Observer),
 		sessions: sessionTimes{idle: o.SessionIdle, lifetime: o.SessionLifetime},
 		observer: o.Observer,
+		uses:     newUseRecorder(st, o.Logger, o.UsesInterval),
+		throttle: newLookupThrottle(o.FailedLookupLimit, time.Minute),
 		now:      o.Now, log: o.Logger,
 	}
 }
@@ -133,6 +140,54 @@ func isB64Token(s string) bool {
 	return true
 }
 
+// lookupTimeout bounds one store lookup shared by coalesced requests: it runs
+// on behalf of all of them, so no single request's deadline may cut it short.
+const lookupTimeout = 10 * time.Second
+
+// lookup answers for the credential of digest from the cache, or else runs load
+// once for every concurrent request of the same credential (coalesced by digest
+// and cache generation, so a request that started after an invalidation never
+// shares a lookup that began before it) and caches the answer: the principal,
+// or, with cacheRefusals, the refusal of an unknown, revoked or expired one.
+func (a *Authenticator) lookup(ctx context.Context, digest []byte, cacheRefusals bool,
+	load func(ctx context.Context, now time.Time) (*Principal, error),
+) (*Principal, error) {
+	now := a.clock()
+	p, refusal, hit, gen := a.cache.get(digest, now)
+	if hit {
+		return p, refusal
+	}
+	address := RequestMetaFrom(ctx).Address
+	if cacheRefusals && !a.throttle.allowed(address, now) {
+		return nil, errTooManyFailures
+	}
+	key := strconv.FormatUint(gen, 36) + ":" + string(digest)
+	ch := a.flight.DoChan(key, func() (any, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lookupTimeout)
+		defer cancel()
+		p, err := load(lctx, now)
+		var refusal *Error
+		switch {
+		case err == nil:
+			a.cache.put(digest, p, gen, now)
+		case cacheRefusals && asError(err, &refusal) && refusal.Kind == KindUnauthenticated:
+			a.cache.refuse(digest, refusal, gen, now)
+			a.throttle.failed(address, now)
+		}
+		return p, err
+	})
+	select {
+	case r := <-ch:
+		if p, _ := r.Val.(*Principal); p != nil {
+			cp := *p // each request gets its own copy
+			return &cp, r.Err
+		}
+		return nil, r.Err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // apiKey authenticates a ptg_ key: format and checksum first (no I/O), then one
 // indexed lookup by digest that also yields the creator's current role.
 func (a *Authenticator) apiKey(ctx context.Context, key string) (*Principal, error) {
@@ -140,64 +195,47 @@ func (a *Authenticator) apiKey(ctx context.Context, key string) (*Principal, err
 		return nil, invalidToken(msgMalformed)
 	}
 	digest := Digest(key)
-	now := a.clock()
-	cached, gen := a.cache.get(digest, now)
-	if cached != nil {
-		return cached, nil
-	}
-	c, err := a.store.APIKeyCredentialByDigest(ctx, digest)
-	if err != nil {
-		return nil, notFoundAsUnknown(err)
-	}
-	// The lookup matched on the digest already; comparing again in constant time
-	// keeps the decision independent of how the database compares bytes.
-	if subtle.ConstantTimeCompare(c.Digest, digest) != 1 {
-		return nil, invalidToken(msgUnknown)
-	}
-	p, err := admit(keyGrant(c), a.catalog, now)
-	if err != nil {
-		return nil, err
-	}
-	if c.LastUsedAt == nil || now.Sub(*c.LastUsedAt) >= lastUsedInterval {
-		if err := a.store.TouchAPIKey(ctx, c.ID, now, lastUsedInterval); err != nil && !errors.Is(err, context.Canceled) {
-			a.log.WarnContext(ctx, "recording api key use failed", "credential_id", c.ID, "error", err)
+	return a.lookup(ctx, digest, true, func(ctx context.Context, now time.Time) (*Principal, error) {
+		c, err := a.store.APIKeyCredentialByDigest(ctx, digest)
+		if err != nil {
+			return nil, notFoundAsUnknown(err)
 		}
-	}
-	a.cache.put(digest, p, gen, now)
-	return p, nil
+		// The lookup matched on the digest already; comparing again in
+		// constant time keeps the decision independent of how the database
+		// compares bytes.
+		if subtle.ConstantTimeCompare(c.Digest, digest) != 1 {
+			return nil, invalidToken(msgUnknown)
+		}
+		p, err := admit(keyGrant(c), a.catalog, now)
+		if err == nil && (c.LastUsedAt == nil || now.Sub(*c.LastUsedAt) >= lastUsedInterval) {
+			a.uses.record(ctx, useAPIKey, c.ID, now)
+		}
+		return p, err
+	})
 }
 
 // accessToken authenticates a JWT access token: strict verification, then the
 // client must still be active, its creator still a member, and the jti not
 // revoked.
 func (a *Authenticator) accessToken(ctx context.Context, token string) (*Principal, error) {
-	digest := Digest(token)
-	now := a.clock()
-	cached, gen := a.cache.get(digest, now)
-	if cached != nil {
-		return cached, nil
-	}
-	info, err := a.verifyAccessToken(ctx, token)
-	if err != nil {
-		if errors.Is(err, jwt.ErrTokenExpired) {
-			return nil, invalidToken(msgExpired)
+	return a.lookup(ctx, Digest(token), true, func(ctx context.Context, now time.Time) (*Principal, error) {
+		info, err := a.verifyAccessToken(ctx, token)
+		if err != nil {
+			if errors.Is(err, jwt.ErrTokenExpired) {
+				return nil, invalidToken(msgExpired)
+			}
+			return nil, invalidToken("the access token is invalid")
 		}
-		return nil, invalidToken("the access token is invalid")
-	}
-	c, err := a.store.OAuthClientCredential(ctx, info.clientID)
-	if err != nil {
-		return nil, notFoundAsUnknown(err)
-	}
-	revoked, err := a.store.TokenRevoked(ctx, info.ID)
-	if err != nil {
-		return nil, err
-	}
-	p, err := admit(tokenGrant(c, &info.TokenInfo, revoked), a.catalog, now)
-	if err != nil {
-		return nil, err
-	}
-	a.cache.put(digest, p, gen, now)
-	return p, nil
+		c, err := a.store.OAuthClientCredential(ctx, info.clientID)
+		if err != nil {
+			return nil, notFoundAsUnknown(err)
+		}
+		revoked, err := a.store.TokenRevoked(ctx, info.ID)
+		if err != nil {
+			return nil, err
+		}
+		return admit(tokenGrant(c, &info.TokenInfo, revoked), a.catalog, now)
+	})
 }
 
 // errInvalidClient is the one answer to every failed client authentication:
@@ -220,37 +258,28 @@ func (a *Authenticator) authenticateClient(ctx context.Context, clientID, secret
 		return nil, errInvalidClient
 	}
 	// A client that just authenticated with this id and secret is served from the
-	// cache (see principalCache for why that is safe); failures are never cached.
-	cacheKey := Digest(clientID + "\x00" + secret)
-	now := a.clock()
-	cached, gen := a.cache.get(cacheKey, now)
-	if cached != nil {
-		return cached, nil
-	}
-	digest := Digest(secret)
-	c, err := a.store.ClientAuthentication(ctx, clientID, now.Add(-lastUsedInterval))
-	if isNotFound(err) {
-		subtle.ConstantTimeCompare(digest, dummyDigest)
-		return nil, errInvalidClient
-	}
-	if err != nil {
-		return nil, err
-	}
-	if subtle.ConstantTimeCompare(digest, c.SecretDigest) != 1 {
-		return nil, errInvalidClient
-	}
-	p, err := admit(clientGrant(c), a.catalog, now)
-	if KindOf(err) == KindUnauthenticated {
-		return nil, errInvalidClient
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !c.RecentlyUsed {
-		if err := a.store.TouchOAuthClient(ctx, c.ID, now, lastUsedInterval); err != nil && !errors.Is(err, context.Canceled) {
-			a.log.WarnContext(ctx, "recording oauth client use failed", "credential_id", c.ID, "error", err)
+	// cache (see principalCache for why that is safe). Failures are not cached,
+	// so an unknown id and a wrong secret always cost the same.
+	return a.lookup(ctx, Digest(clientID+"\x00"+secret), false, func(ctx context.Context, now time.Time) (*Principal, error) {
+		digest := Digest(secret)
+		c, err := a.store.ClientAuthentication(ctx, clientID, now.Add(-lastUsedInterval))
+		if isNotFound(err) {
+			subtle.ConstantTimeCompare(digest, dummyDigest)
+			return nil, errInvalidClient
 		}
-	}
-	a.cache.put(cacheKey, p, gen, now)
-	return p, nil
+		if err != nil {
+			return nil, err
+		}
+		if subtle.ConstantTimeCompare(digest, c.SecretDigest) != 1 {
+			return nil, errInvalidClient
+		}
+		p, err := admit(clientGrant(c), a.catalog, now)
+		if KindOf(err) == KindUnauthenticated {
+			return nil, errInvalidClient
+		}
+		if err == nil && !c.RecentlyUsed {
+			a.uses.record(ctx, useOAuthClient, c.ID, now)
+		}
+		return p, err
+	})
 }

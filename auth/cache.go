@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"encoding/hex"
 	"sync"
 	"time"
 )
@@ -32,7 +33,10 @@ type principalCache struct {
 }
 
 type cacheEntry struct {
-	p       Principal
+	p Principal
+	// refusal, when set, is the answer instead: the credential is unknown,
+	// revoked or expired (a negative entry).
+	refusal *Error
 	validTo time.Time // when the entry must be re-checked against the store
 }
 
@@ -40,33 +44,50 @@ func newPrincipalCache(ttl time.Duration, observer Observer) *principalCache {
 	return &principalCache{ttl: ttl, observer: observer, entries: make(map[string]cacheEntry)}
 }
 
-// get returns a copy of the cached principal for digest, if fresh, and the
-// generation to pass to put after a store lookup.
-func (c *principalCache) get(digest []byte, now time.Time) (*Principal, uint64) {
+// get returns the cached answer for digest, if fresh (hit): a copy of the
+// principal, or the refusal of a credential known to be unknown, revoked or
+// expired. It also returns the generation to pass to put after a store lookup.
+func (c *principalCache) get(digest []byte, now time.Time) (p *Principal, refusal error, hit bool, gen uint64) {
 	if c.ttl <= 0 {
-		return nil, 0
+		return nil, nil, false, 0
 	}
 	c.mu.RLock()
 	e, ok := c.entries[string(digest)]
-	gen := c.gen
+	gen = c.gen
 	c.mu.RUnlock()
-	hit := ok && now.Before(e.validTo)
+	hit = ok && now.Before(e.validTo)
 	c.observer.CacheLookup(hit)
-	if !hit {
-		return nil, gen
+	switch {
+	case !hit:
+		return nil, nil, false, gen
+	case e.refusal != nil:
+		return nil, e.refusal, true, gen
 	}
-	p := e.p
-	return &p, gen
+	cp := e.p
+	return &cp, nil, true, gen
 }
 
 // put stores p unless the cache was invalidated since gen was read.
 func (c *principalCache) put(digest []byte, p *Principal, gen uint64, now time.Time) {
-	if c.ttl <= 0 {
-		return
-	}
 	validTo := now.Add(c.ttl)
 	if !p.ExpiresAt.IsZero() && p.ExpiresAt.Before(validTo) {
 		validTo = p.ExpiresAt
+	}
+	c.store(digest, cacheEntry{p: *p, validTo: validTo}, gen)
+}
+
+// refuse stores a refusal: a flood of unknown (but well-formed) credentials
+// then costs one store lookup per cache interval, not one per request. Nothing
+// can make an unknown credential known later (secrets are random, never
+// guessed in advance) and nothing un-revokes one, so the entry only needs the
+// same bound as a positive one; a creation forgets its own digest anyway.
+func (c *principalCache) refuse(digest []byte, refusal *Error, gen uint64, now time.Time) {
+	c.store(digest, cacheEntry{refusal: refusal, validTo: now.Add(c.ttl)}, gen)
+}
+
+func (c *principalCache) store(digest []byte, e cacheEntry, gen uint64) {
+	if c.ttl <= 0 {
+		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -79,7 +100,7 @@ func (c *principalCache) put(digest []byte, p *Principal, gen uint64, now time.T
 			break
 		}
 	}
-	c.entries[string(digest)] = cacheEntry{p: *p, validTo: validTo}
+	c.entries[string(digest)] = e
 }
 
 // Invalidation names what a committed change may have revoked or narrowed.
@@ -97,6 +118,9 @@ type Invalidation struct {
 	All bool `json:"a,omitempty"`
 	// SigningKeys: the signing keys changed; read them again.
 	SigningKeys bool `json:"k,omitempty"`
+	// Digest (hex): the entry of one credential, e.g. a new one that a
+	// refusal may have been cached for.
+	Digest string `json:"d,omitempty"`
 }
 
 func (inv Invalidation) matches(p *Principal) bool {
@@ -115,12 +139,22 @@ func (c *principalCache) forget(invs ...Invalidation) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
+	for _, inv := range invs {
+		if inv.Digest != "" {
+			if d, err := hex.DecodeString(inv.Digest); err == nil {
+				delete(c.entries, string(d))
+			}
+		}
+	}
 	for k, e := range c.entries {
 		for _, inv := range invs {
-			if inv.matches(&e.p) {
+			if e.refusal == nil && inv.matches(&e.p) || e.refusal != nil && inv.All {
 				delete(c.entries, k)
 				break
 			}
 		}
 	}
 }
+
+// hexDigest is how an Invalidation names a digest.
+func hexDigest(d []byte) string { return hex.EncodeToString(d) }

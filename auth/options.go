@@ -35,6 +35,13 @@ type Options struct {
 	SessionLifetime time.Duration
 	// Observer learns what authentication does, for metrics (nil: nothing).
 	Observer Observer
+	// FailedLookupLimit is how many lookups of unknown, revoked or expired
+	// bearer credentials (keys, tokens, sessions) one address may cause per
+	// minute before its uncached credentials are refused without a lookup.
+	FailedLookupLimit int
+	// UsesInterval is how often RecordUses writes when credentials were last
+	// used.
+	UsesInterval time.Duration
 }
 
 // CreationLimits bound the credentials one person makes in one organization.
@@ -69,6 +76,9 @@ func DefaultOptions() Options {
 
 		SessionIdle:     12 * time.Hour,
 		SessionLifetime: 7 * 24 * time.Hour,
+		UsesInterval:    time.Second,
+
+		FailedLookupLimit: 100,
 	}
 }
 
@@ -125,6 +135,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.SessionLifetime <= 0 {
 		o.SessionLifetime = d.SessionLifetime
+	}
+	if o.FailedLookupLimit <= 0 {
+		o.FailedLookupLimit = d.FailedLookupLimit
+	}
+	if o.UsesInterval <= 0 {
+		o.UsesInterval = d.UsesInterval
 	}
 	if o.Observer == nil {
 		o.Observer = nopObserver{}

@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"crypto/subtle"
-	"errors"
 	"time"
 	"unicode/utf8"
 
@@ -57,29 +56,20 @@ func (a *Authenticator) session(ctx context.Context, token string) (*Principal, 
 		return nil, invalidToken(msgMalformed)
 	}
 	digest := Digest(token)
-	now := a.clock()
-	cached, gen := a.cache.get(digest, now)
-	if cached != nil {
-		return cached, nil
-	}
-	c, err := a.store.SessionCredentialByDigest(ctx, digest)
-	if err != nil {
-		return nil, notFoundAsUnknown(err)
-	}
-	if subtle.ConstantTimeCompare(c.Digest, digest) != 1 {
-		return nil, invalidToken(msgUnknown)
-	}
-	p, err := admit(a.sessions.grant(c, a.catalog), a.catalog, now)
-	if err != nil {
-		return nil, err
-	}
-	if now.Sub(c.LastSeenAt) >= lastUsedInterval {
-		if err := a.store.TouchSession(ctx, c.ID, now, lastUsedInterval); err != nil && !errors.Is(err, context.Canceled) {
-			a.log.WarnContext(ctx, "recording session use failed", "credential_id", c.ID, "error", err)
+	return a.lookup(ctx, digest, true, func(ctx context.Context, now time.Time) (*Principal, error) {
+		c, err := a.store.SessionCredentialByDigest(ctx, digest)
+		if err != nil {
+			return nil, notFoundAsUnknown(err)
 		}
-	}
-	a.cache.put(digest, p, gen, now)
-	return p, nil
+		if subtle.ConstantTimeCompare(c.Digest, digest) != 1 {
+			return nil, invalidToken(msgUnknown)
+		}
+		p, err := admit(a.sessions.grant(c, a.catalog), a.catalog, now)
+		if err == nil && now.Sub(c.LastSeenAt) >= lastUsedInterval {
+			a.uses.record(ctx, useSession, c.ID, now)
+		}
+		return p, err
+	})
 }
 
 // OrgMembership is one organization a person belongs to, with their role.
@@ -203,6 +193,7 @@ func (s *Service) openSession(w *writeTx, u store.User, orgID string) (SignedIn,
 	if err := w.tx.InsertSession(w.ctx, &rec); err != nil {
 		return SignedIn{}, err
 	}
+	w.invalidate(Invalidation{Digest: hexDigest(rec.Digest)})
 	w.actor = &Principal{UserID: u.ID, OrgID: orgID, Method: MethodSession, CredentialID: rec.ID}
 	return SignedIn{Token: token, Session: SessionInfo{
 		ID: rec.ID, User: userFrom(u), CreatedAt: rec.CreatedAt, LastSeenAt: rec.LastSeenAt,
@@ -292,7 +283,9 @@ func (s *Service) ChooseOrganization(ctx context.Context, token, orgID string) (
 		return SessionInfo{}, errNotFound
 	}
 	err = s.commit(ctx, orgID, store.LockShared, func(w *writeTx) error {
-		w.invalidate(Invalidation{CredentialID: info.ID})
+		// The session was refused while it had no organization: forget that
+		// too (it is cached by digest).
+		w.invalidate(Invalidation{CredentialID: info.ID, Digest: hexDigest(Digest(token))})
 		return w.tx.SetSessionOrganization(w.ctx, info.ID, orgID)
 	})
 	if err != nil {

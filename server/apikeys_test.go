@@ -614,7 +614,7 @@ func TestManyConcurrentWritersNeverSurfaceA5xx(t *testing.T) {
 			wg.Go(func() {
 				r := e.gql(owner.key, createKeyMutation, map[string]any{"in": map[string]any{"name": fmt.Sprint("writer ", i)}})
 				if r.Status >= 500 || len(r.Errors) > 0 {
-					t.Errorf("writer %d: %d %s", i, r.Status, r.Body)
+					t.Errorf("writer %d: %d %s\n%s", i, r.Status, r.Body, e.logs.String())
 				}
 				if strings.Contains(string(r.Body), "locked") {
 					t.Errorf("writer %d saw a lock error: %s", i, r.Body)
@@ -706,5 +706,46 @@ func TestRevocationReachesOtherReplicas(t *testing.T) {
 		assertInvalidToken(t, a.gql(key, `{ viewer { role } }`, nil))
 		time.Sleep(auth.DefaultCacheTTL + 10*time.Millisecond)
 		assertInvalidToken(t, b.gql(key, `{ viewer { role } }`, nil))
+	})
+}
+
+func TestLastUseIsRecordedAtMostOnceAMinute(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, e *env) {
+		owner := e.bootstrap("Acme", "owner@acme.test")
+		id, key := e.createKey(owner, "used", nil)
+		c := e.createClient(owner, "used", nil)
+		lastUsed := func() (key, client string) {
+			r := e.gql(owner.key, `{ viewer { apiKeys(first: 100) { edges { node { id lastUsedAt } } } oauthClients { edges { node { id lastUsedAt } } } } }`, nil).ok(t)
+			for _, ed := range r.get("viewer", "apiKeys").(map[string]any)["edges"].([]any) {
+				if n := ed.(map[string]any)["node"].(map[string]any); n["id"] == id && n["lastUsedAt"] != nil {
+					key = n["lastUsedAt"].(string)
+				}
+			}
+			for _, ed := range r.get("viewer", "oauthClients").(map[string]any)["edges"].([]any) {
+				if n := ed.(map[string]any)["node"].(map[string]any); n["id"] == c.id && n["lastUsedAt"] != nil {
+					client = n["lastUsedAt"].(string)
+				}
+			}
+			return key, client
+		}
+		if k, cl := lastUsed(); k != "" || cl != "" {
+			t.Fatalf("used before any use: %q %q", k, cl)
+		}
+		e.gql(key, `{ viewer { role } }`, nil).ok(t)
+		e.token(c, "")
+		waitFor(t, "the uses to be written", func() bool { k, cl := lastUsed(); return k != "" && cl != "" })
+		first, _ := lastUsed()
+		e.clock.advance(30 * time.Second)
+		defer e.clock.advance(-30 * time.Second)
+		e.gql(key, `{ viewer { role } }`, nil).ok(t)
+		time.Sleep(100 * time.Millisecond)
+		if again, _ := lastUsed(); again != first {
+			t.Fatalf("written again within the minute: %s then %s", first, again)
+		}
+		e.clock.advance(40 * time.Second)
+		defer e.clock.advance(-40 * time.Second)
+		time.Sleep(auth.DefaultCacheTTL) // past the cache, so the use is seen
+		e.gql(key, `{ viewer { role } }`, nil).ok(t)
+		waitFor(t, "the next minute's use", func() bool { again, _ := lastUsed(); return again != first })
 	})
 }

@@ -37,28 +37,37 @@ func (s *Server) requireBearerFor(challenge string, next http.Handler) http.Hand
 			header = values[0]
 		}
 		p, err := s.authn.Authenticate(r.Context(), header)
-		switch {
-		case errors.Is(err, auth.ErrNoCredential):
-			w.Header().Set("WWW-Authenticate", challenge)
-			writeJSON(w, http.StatusUnauthorized, map[string]string{
-				"error": "unauthorized", "error_description": err.Error(),
-			})
-			return
-		case auth.KindOf(err) == auth.KindUnauthenticated:
-			unauthorized(w, challenge, "invalid_token", err.Error())
-			return
-		case err != nil:
-			s.log.ErrorContext(r.Context(), "authentication failed", "request_id", requestIDFrom(r.Context()), "error", err)
-			w.Header().Set("Retry-After", "1")
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{
-				"error": "temporarily_unavailable", "error_description": "the server cannot check credentials right now",
-			})
+		if err != nil {
+			s.refuseCredential(w, r, challenge, err)
 			return
 		}
 		ri := requestInfoFrom(r.Context())
 		ri.credentialID, ri.method = p.CredentialID, p.Method
 		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
 	})
+}
+
+// refuseCredential answers a failed authentication: 401 with the challenge
+// (RFC 6750 §3; no error code when nothing was presented), 429 for an address
+// throttled for presenting unknown credentials, 503 when credentials cannot be
+// checked (the store is down).
+func (s *Server) refuseCredential(w http.ResponseWriter, r *http.Request, challenge string, err error) {
+	switch {
+	case errors.Is(err, auth.ErrNoCredential):
+		w.Header().Set("WWW-Authenticate", challenge)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{
+			"error": "unauthorized", "error_description": err.Error(),
+		})
+	case auth.KindOf(err) == auth.KindUnauthenticated:
+		unauthorized(w, challenge, "invalid_token", err.Error())
+	case auth.KindOf(err) == auth.KindRateLimited:
+		w.Header().Set("Retry-After", "60")
+		writeJSON(w, http.StatusTooManyRequests, map[string]string{
+			"error": "too_many_requests", "error_description": err.Error(),
+		})
+	default:
+		s.unavailable(w, r, err)
+	}
 }
 
 // unauthorized writes a 401 with an RFC 6750 challenge naming the error code.

@@ -78,12 +78,18 @@ func newEnvConfig(t testing.TB, st *store.Store, cfgTweak func(*Config), tweaks 
 	publicURL := "http://" + e.http.Listener.Addr().String()
 	opts := auth.Options{
 		Catalog: catalog, Now: e.clock.now, Logger: log, PasswordCost: testPasswordCost, KeyRefresh: 50 * time.Millisecond,
-		Tokens: auth.TokenConfig{Issuer: publicURL, Audience: publicURL + "/graphql", TTL: time.Hour, Alg: "ES256"},
+		UsesInterval: 20 * time.Millisecond,
+		Tokens:       auth.TokenConfig{Issuer: publicURL, Audience: publicURL + "/graphql", TTL: time.Hour, Alg: "ES256"},
 	}
 	for _, tweak := range tweaks {
 		tweak(&opts)
 	}
 	e.svc = auth.NewService(st, opts)
+	// Uses of credentials are written in the background, as in production.
+	uses, stopUses := context.WithCancel(context.Background())
+	usesDone := make(chan struct{})
+	go func() { e.svc.RecordUses(uses); close(usesDone) }()
+	t.Cleanup(func() { stopUses(); <-usesDone })
 	if err := e.svc.EnsureSigningKey(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -232,7 +232,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	if h := r.Header.Get("Authorization"); len(r.Header.Values("Authorization")) == 1 && strings.HasPrefix(strings.ToLower(h), "bearer ") {
 		p, err := s.authn.Authenticate(ctx, h)
 		if err != nil {
-			unauthorized(w, realm, "invalid_token", "the bearer credential is invalid")
+			s.refuseCredential(w, r, realm, err)
 			return
 		}
 		ctx = auth.WithPrincipal(ctx, p)
@@ -248,6 +248,10 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, err := s.authn.Introspect(ctx, form.Get("token"))
+	if auth.KindOf(err) == auth.KindRateLimited {
+		s.refuseCredential(w, r, realm, err)
+		return
+	}
 	if err != nil {
 		s.serverError(w, r, err)
 		return

@@ -90,7 +90,7 @@ func (s *Server) requireCredential(next http.Handler) http.Handler {
 			})
 			return
 		case err != nil:
-			s.unavailable(w, r, err)
+			s.refuseCredential(w, r, realm, err)
 			return
 		}
 		ri := requestInfoFrom(r.Context())

@@ -57,10 +57,13 @@ func cmdServe(inv *invocation) func(context.Context, Config) error {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		// Revocations made through other replicas or the command line reach
-		// this one at once (PostgreSQL; SQLite has one process).
-		watched := make(chan struct{})
-		go func() { svc.WatchChanges(ctx, nil); close(watched) }()
-		defer func() { cancel(); <-watched }()
+		// this one at once (PostgreSQL; SQLite has one process); uses of
+		// credentials are written in the background. Both end before the store
+		// closes.
+		var background sync.WaitGroup
+		background.Go(func() { svc.WatchChanges(ctx, nil) })
+		background.Go(func() { svc.RecordUses(ctx) })
+		defer func() { cancel(); background.Wait() }()
 		up := &acceptingListener{Listener: ln, accepting: make(chan struct{})}
 		served := make(chan error, 1)
 		go func() { served <- srv.Serve(ctx, up, cfg.ShutdownGrace) }()

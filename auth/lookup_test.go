@@ -1,0 +1,105 @@
+package auth
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// countingObserver counts cache hits.
+type countingObserver struct {
+	nopObserver
+	hits atomic.Int64
+}
+
+func (o *countingObserver) CacheLookup(hit bool) {
+	if hit {
+		o.hits.Add(1)
+	}
+}
+
+func TestConcurrentLookupsOfOneCredentialShareOneStoreLookup(t *testing.T) {
+	a := NewService(nil, Options{}).Authenticator()
+	digest := Digest("ptg_concurrent")
+	var loads atomic.Int64
+	release := make(chan struct{})
+	load := func(context.Context, time.Time) (*Principal, error) {
+		loads.Add(1)
+		<-release
+		return &Principal{UserID: "u", OrgID: "o", Role: RoleMember, Method: MethodAPIKey, CredentialID: "k"}, nil
+	}
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			p, err := a.lookup(context.Background(), digest, true, load)
+			if err != nil || p.CredentialID != "k" {
+				t.Errorf("%v %v", p, err)
+			}
+		})
+	}
+	time.Sleep(50 * time.Millisecond) // let them all join the one lookup
+	close(release)
+	wg.Wait()
+	if n := loads.Load(); n != 1 {
+		t.Fatalf("%d store lookups for 20 concurrent requests", n)
+	}
+}
+
+func TestALookupThatBeganBeforeAnInvalidationIsNotShared(t *testing.T) {
+	a := NewService(nil, Options{}).Authenticator()
+	digest := Digest("ptg_fenced")
+	started, release := make(chan struct{}), make(chan struct{})
+	var loads atomic.Int64
+	load := func(context.Context, time.Time) (*Principal, error) {
+		if loads.Add(1) == 1 {
+			close(started)
+			<-release
+		}
+		return &Principal{Role: RoleMember, CredentialID: "k"}, nil
+	}
+	go func() { _, _ = a.lookup(context.Background(), digest, true, load) }()
+	<-started
+	a.cache.forget(Invalidation{CredentialID: "k"}) // a revocation commits meanwhile
+	if _, err := a.lookup(context.Background(), digest, true, load); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if n := loads.Load(); n != 2 {
+		t.Fatalf("the request after the revocation shared the older lookup (%d lookups)", n)
+	}
+}
+
+func TestRefusalsAreCachedForTheCacheInterval(t *testing.T) {
+	obs := &countingObserver{}
+	a := NewService(nil, Options{Observer: obs}).Authenticator()
+	digest := Digest("ptg_unknown")
+	var loads atomic.Int64
+	load := func(context.Context, time.Time) (*Principal, error) {
+		loads.Add(1)
+		return nil, invalidToken(msgUnknown)
+	}
+	for range 5 {
+		if _, err := a.lookup(context.Background(), digest, true, load); KindOf(err) != KindUnauthenticated {
+			t.Fatal(err)
+		}
+	}
+	if loads.Load() != 1 || obs.hits.Load() != 4 {
+		t.Fatalf("%d lookups, %d hits", loads.Load(), obs.hits.Load())
+	}
+	// A creation of that very credential forgets the refusal.
+	a.cache.forget(Invalidation{Digest: "not hex"}, Invalidation{Digest: hexDigest(digest)})
+	_, _ = a.lookup(context.Background(), digest, true, load)
+	if loads.Load() != 2 {
+		t.Fatal("the refusal outlived the creation")
+	}
+	// Client authentication failures are never cached: an unknown id and a
+	// wrong secret must always cost the same.
+	for range 3 {
+		_, _ = a.lookup(context.Background(), Digest("client"), false, load)
+	}
+	if loads.Load() != 5 {
+		t.Fatalf("%d lookups", loads.Load())
+	}
+}
