@@ -108,6 +108,8 @@ func (s *Server) routes() *http.ServeMux {
 	}))
 	mux.Handle("GET /explorer", explorer)
 	mux.Handle("GET /explorer/", explorer)
+	pages := web.Pages()
+	mux.Handle("GET "+web.AssetsPath, pages)
 	mux.Handle("POST /api/oauth/token", via(auth.ChannelOAuth, http.HandlerFunc(s.token)))
 	mux.Handle("POST /api/oauth/introspect", via(auth.ChannelOAuth, http.HandlerFunc(s.introspect)))
 	mux.Handle("POST /api/oauth/revoke", via(auth.ChannelOAuth, http.HandlerFunc(s.revoke)))
@@ -124,7 +126,14 @@ func (s *Server) routes() *http.ServeMux {
 	} {
 		mux.Handle(path, methodNotAllowed(allow))
 	}
+	// Unknown paths: a browser gets a small page with links to the pages
+	// that exist, an API client the JSON error.
+	notFound := web.NotFound()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if wantsHTML(r) {
+			notFound.ServeHTTP(w, r)
+			return
+		}
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "no such endpoint"})
 	})
 	return mux
