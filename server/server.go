@@ -109,7 +109,9 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("GET /explorer", explorer)
 	mux.Handle("GET /explorer/", explorer)
 	pages := web.Pages()
-	mux.Handle("GET "+web.AssetsPath, pages)
+	for _, p := range []string{web.LoginPath, web.SettingsPath, web.InvitationPath, web.ResetPasswordPath, web.AssetsPath} {
+		mux.Handle("GET "+p, pages)
+	}
 	mux.Handle("POST /api/oauth/token", via(auth.ChannelOAuth, http.HandlerFunc(s.token)))
 	mux.Handle("POST /api/oauth/introspect", via(auth.ChannelOAuth, http.HandlerFunc(s.introspect)))
 	mux.Handle("POST /api/oauth/revoke", via(auth.ChannelOAuth, http.HandlerFunc(s.revoke)))
@@ -121,6 +123,7 @@ func (s *Server) routes() *http.ServeMux {
 	// with 404; these answer 405 with the allowed methods.
 	for path, allow := range map[string]string{
 		"/graphql": "GET, POST", "/explorer": "GET", "/healthz": "GET", "/readyz": "GET",
+		"/settings": "GET", "/invitation": "GET", "/reset-password": "GET",
 		"/api/oauth/token": "POST", "/api/oauth/introspect": "POST", "/api/oauth/revoke": "POST",
 		"/.well-known/oauth-authorization-server": "GET", "/.well-known/jwks.json": "GET",
 	} {

@@ -24,8 +24,21 @@ const (
 		"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 
+// The pages' paths.
+const (
+	LoginPath         = "/login"
+	SettingsPath      = "/settings"
+	InvitationPath    = "/invitation"
+	ResetPasswordPath = "/reset-password"
+)
+
 // pagePaths maps each page's URL path to its file.
-var pagePaths = map[string]string{}
+var pagePaths = map[string]string{
+	LoginPath:         "pages/login.html",
+	SettingsPath:      "pages/settings.html",
+	InvitationPath:    "pages/invitation.html",
+	ResetPasswordPath: "pages/reset-password.html",
+}
 
 var (
 	pageAssets   = newPageAssets()
@@ -57,10 +70,22 @@ func loadPages() map[string]htmlPage {
 
 // Pages returns the handler of the pages and their assets (GET and HEAD):
 //
-//	/assets/…  the stylesheet and scripts, fingerprinted (?v=) in the pages
+//	/login            sign in (and choose an organization)
+//	/settings         Workspace Settings
+//	/invitation       accept an invitation (/invitation#<token>)
+//	/reset-password   set a new password (/reset-password#<token>)
+//	/assets/…         the stylesheet and scripts, fingerprinted (?v=) in the pages
 //
 // Any other path gets the not-found page with status 404. Mount it on each
-// page's path and on AssetsPath without stripping the prefix.
+// page's path and on AssetsPath without stripping the prefix, e.g.
+//
+//	pages := web.Pages()
+//	mux.Handle("GET /login", pages)
+//	mux.Handle("GET /assets/", pages)
+//
+// The pages hold no data: each asks the server who is signed in and reads
+// the rest from the GraphQL API, so serving them needs no session. Redirecting
+// a signed-out person from /settings to /login is the server's business.
 func Pages() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !allowGET(w, r) {
