@@ -34,7 +34,8 @@ func (s *Service) apiKeyFrom(r store.APIKey, owner User) APIKey {
 // CreateAPIKeyInput is what createApiKey takes.
 type CreateAPIKeyInput struct {
 	Name string
-	// Scopes, when empty, default to every scope the caller holds.
+	// Scopes, when nil, default to every scope the caller holds; an empty list
+	// makes a key with no scopes (identity only).
 	Scopes    []string
 	ExpiresAt *time.Time
 }
@@ -47,41 +48,40 @@ type CreatedAPIKey struct {
 
 // CreateAPIKey makes a key owned by the caller in the caller's organization.
 func (s *Service) CreateAPIKey(ctx context.Context, in CreateAPIKeyInput) (CreatedAPIKey, error) {
-	p, err := require(ctx, ScopeKeysWrite, RoleMember)
-	if err != nil {
-		return CreatedAPIKey{}, err
-	}
 	var (
 		rec    store.APIKey
 		secret string
+		owner  User
 	)
-	err = s.store.Tx(ctx, func(tx *store.Store) error {
-		rec, secret, err = s.insertAPIKey(ctx, tx, p, in)
+	err := s.write(ctx, writeOp{scope: ScopeKeysWrite, min: RoleMember}, func(w *writeTx) error {
+		var err error
+		rec, secret, err = s.insertAPIKey(w, w.actor, in)
 		return err
 	})
+	if err == nil {
+		owner, err = s.userByID(ctx, rec.UserID)
+	}
 	if err != nil {
 		return CreatedAPIKey{}, err
 	}
-	owner, err := s.store.UserByID(ctx, p.UserID)
-	if err != nil {
-		return CreatedAPIKey{}, err
-	}
-	return CreatedAPIKey{Key: s.apiKeyFrom(rec, userFrom(owner)), Secret: secret}, nil
+	return CreatedAPIKey{Key: s.apiKeyFrom(rec, owner), Secret: secret}, nil
 }
 
-// insertAPIKey validates and inserts a key owned by p, with its audit entry, in tx.
-func (s *Service) insertAPIKey(ctx context.Context, tx *store.Store, p *Principal, in CreateAPIKeyInput) (store.APIKey, string, error) {
+// insertAPIKey validates and inserts, in w, a key owned by holder (the actor, or
+// for an operator the person it is issued to), within holder's limits.
+func (s *Service) insertAPIKey(w *writeTx, holder *Principal, in CreateAPIKeyInput) (store.APIKey, string, error) {
 	if err := validName("name", in.Name); err != nil {
 		return store.APIKey{}, "", err
 	}
-	now := s.clock()
-	exp, err := s.keyExpiry(p, in.ExpiresAt, now)
+	exp, err := s.keyExpiry(holder, in.ExpiresAt, w.now)
 	if err != nil {
 		return store.APIKey{}, "", err
 	}
-	in.ExpiresAt = exp
-	scopes, err := s.grantableScopes(p, in.Scopes)
+	scopes, err := s.grantableScopes(holder, in.Scopes)
 	if err != nil {
+		return store.APIKey{}, "", err
+	}
+	if err := s.checkCreationLimits(w, holder, kindAPIKey); err != nil {
 		return store.APIKey{}, "", err
 	}
 	secret, err := apiKeyFormat.generate()
@@ -89,18 +89,18 @@ func (s *Service) insertAPIKey(ctx context.Context, tx *store.Store, p *Principa
 		return store.APIKey{}, "", err
 	}
 	rec := store.APIKey{
-		ID: newID(), OrgID: p.OrgID, UserID: p.UserID, Name: in.Name,
+		ID: newID(), OrgID: holder.OrgID, UserID: holder.UserID, Name: in.Name,
 		Digest: Digest(secret), Hint: apiKeyFormat.hint(secret), Scopes: scopes.String(),
-		CreatedAt: now, ExpiresAt: in.ExpiresAt,
+		CreatedAt: w.now, ExpiresAt: exp,
 	}
-	if err := tx.InsertAPIKey(ctx, &rec); err != nil {
+	if err := w.tx.InsertAPIKey(w.ctx, &rec); err != nil {
 		return store.APIKey{}, "", err
 	}
-	err = s.record(ctx, tx, p, auditEntry{
-		orgID: p.OrgID, action: ActionAPIKeyCreated, targetType: "api_key", targetID: rec.ID,
+	w.audit(auditEntry{
+		orgID: holder.OrgID, action: ActionAPIKeyCreated, targetType: "api_key", targetID: rec.ID,
 		detail: "name=" + quoteDetail(in.Name) + " scopes=" + rec.Scopes,
 	})
-	return rec, secret, err
+	return rec, secret, nil
 }
 
 // MaxKeyLifetime is the furthest in the future a key's expiry may be set.
@@ -112,7 +112,7 @@ const MaxKeyLifetime = 10 * 365 * 24 * time.Hour
 // inherits that expiry).
 func (s *Service) keyExpiry(p *Principal, requested *time.Time, now time.Time) (*time.Time, error) {
 	if requested == nil {
-		if p.ExpiresAt.IsZero() {
+		if !p.expiring() {
 			return nil, nil
 		}
 		exp := p.ExpiresAt.UTC().Truncate(time.Microsecond)
@@ -124,7 +124,7 @@ func (s *Service) keyExpiry(p *Principal, requested *time.Time, now time.Time) (
 		return nil, invalidField("expiresAt", "expiresAt must be in the future")
 	case exp.After(now.Add(MaxKeyLifetime)):
 		return nil, invalidField("expiresAt", "expiresAt must be within 10 years; omit it for a key that does not expire")
-	case !p.ExpiresAt.IsZero() && exp.After(p.ExpiresAt):
+	case p.expiring() && exp.After(p.ExpiresAt):
 		return nil, invalidField("expiresAt", "expiresAt cannot be later than the expiry of the credential creating the key")
 	}
 	return &exp, nil
@@ -135,31 +135,32 @@ func (s *Service) keyExpiry(p *Principal, requested *time.Time, now time.Time) (
 func (s *Service) RevokeAPIKey(ctx context.Context, id string) (APIKey, error) {
 	var rec store.APIKey
 	err := s.manageCredential(ctx, ScopeKeysWrite, id,
-		func(tx *store.Store, p *Principal) (string, error) {
+		func(w *writeTx) (string, error) {
 			var err error
-			rec, err = tx.APIKeyByID(ctx, p.OrgID, id)
+			rec, err = w.tx.APIKeyByID(w.ctx, w.actor.OrgID, id)
 			return rec.UserID, err
 		},
-		func(tx *store.Store, p *Principal) error {
-			now := s.clock()
-			changed, err := tx.MarkAPIKeyRevoked(ctx, p.OrgID, id, now)
+		func(w *writeTx) error {
+			changed, err := w.tx.MarkAPIKeyRevoked(w.ctx, w.actor.OrgID, id, w.now)
 			if err != nil || !changed {
 				return err
 			}
+			now := w.now
 			rec.RevokedAt = &now
-			return s.record(ctx, tx, p, auditEntry{
-				orgID: p.OrgID, action: ActionAPIKeyRevoked, targetType: "api_key", targetID: id,
+			w.audit(auditEntry{
+				orgID: w.actor.OrgID, action: ActionAPIKeyRevoked, targetType: "api_key", targetID: id,
 				detail: "name=" + quoteDetail(rec.Name),
 			})
+			return nil
 		})
 	if err != nil {
 		return APIKey{}, err
 	}
-	owner, err := s.store.UserByID(ctx, rec.UserID)
+	owner, err := s.userByID(ctx, rec.UserID)
 	if err != nil {
 		return APIKey{}, err
 	}
-	return s.apiKeyFrom(rec, userFrom(owner)), nil
+	return s.apiKeyFrom(rec, owner), nil
 }
 
 // ListAPIKeys pages through the caller's own keys or, for ADMIN and OWNER, all of

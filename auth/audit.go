@@ -69,10 +69,10 @@ func (s *Service) record(ctx context.Context, tx *store.Store, p *Principal, e a
 }
 
 // clean makes request-supplied text safe to store: valid UTF-8 (PostgreSQL
-// refuses anything else, which would fail the whole audited change), no control
-// characters, at most n bytes.
+// refuses anything else, which would fail the whole audited change), nothing
+// credential-shaped, no control characters, at most n bytes.
 func clean(s string, n int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = RedactSecrets(strings.ToValidUTF8(s, "\uFFFD"))
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
 			return -1

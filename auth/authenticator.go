@@ -4,8 +4,13 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/pentographer/pentographer/store"
 )
 
 // ErrNoCredential means the request carried no bearer credential at all (RFC 6750
@@ -27,18 +32,42 @@ func invalidToken(desc string) *Error { return &Error{Kind: KindUnauthenticated,
 // real credential is far shorter.
 const maxAuthorizationLength = 4096
 
-// lastUsedInterval is how often a key's last_used_at is written at most.
+// lastUsedInterval is how often a credential's last_used_at is written at most.
 const lastUsedInterval = time.Minute
 
-// Authenticator turns an Authorization header into a Principal. It is the one
-// bearer resolver of the server: API keys and, through the same entry point,
-// access tokens and sessions.
+// Authenticator turns presented credentials into Principals: the one bearer
+// resolver of the server (API keys and access tokens), OAuth client
+// authentication, and introspection. It owns the authentication cache and the
+// verification keys; every decision goes through admit.
 type Authenticator struct {
-	svc *Service
+	store    *store.Store
+	catalog  *Catalog
+	tokens   TokenConfig
+	keys     *Keyring
+	cache    *principalCache
+	sessions sessionTimes
+	observer Observer
+	now      func() time.Time
+	log      *slog.Logger
 }
 
-// NewAuthenticator returns the bearer resolver over svc.
-func NewAuthenticator(svc *Service) *Authenticator { return &Authenticator{svc: svc} }
+func newAuthenticator(st *store.Store, keys *Keyring, o Options) *Authenticator {
+	return &Authenticator{
+		store: st, catalog: o.Catalog, tokens: o.Tokens, keys: keys,
+		cache:    newPrincipalCache(o.CacheTTL, o.Observer),
+		sessions: sessionTimes{idle: o.SessionIdle, lifetime: o.SessionLifetime},
+		observer: o.Observer,
+		now:      o.Now, log: o.Logger,
+	}
+}
+
+// clock is the current time in UTC, truncated to microseconds like the store's.
+func (a *Authenticator) clock() time.Time { return a.now().UTC().Truncate(time.Microsecond) }
+
+// Forget drops from the authentication cache what invs name. Changes made
+// through this process do it themselves; it is for news of changes made
+// elsewhere (another replica, the command line).
+func (a *Authenticator) Forget(invs ...Invalidation) { a.cache.forget(invs...) }
 
 // Authenticate resolves one Authorization header value. It returns
 // ErrNoCredential for an empty header, and a KindUnauthenticated *Error with a safe
@@ -52,13 +81,20 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (*Princ
 	if err != nil {
 		return nil, err
 	}
+	return a.bearer(ctx, token)
+}
+
+// bearer authenticates a bearer credential: a ptg_ key or an access token.
+func (a *Authenticator) bearer(ctx context.Context, token string) (*Principal, error) {
 	switch {
 	case strings.HasPrefix(token, apiKeyFormat.prefix):
-		return a.apiKey(ctx, token)
+		p, err := a.apiKey(ctx, token)
+		return a.observed(MethodAPIKey, p, err)
 	case strings.Count(token, ".") == 2:
-		return a.accessToken(ctx, token)
+		p, err := a.accessToken(ctx, token)
+		return a.observed(MethodAccessToken, p, err)
 	}
-	return nil, invalidToken(msgMalformed)
+	return a.observed(MethodAPIKey, nil, invalidToken(msgMalformed))
 }
 
 // ParseBearer extracts the credential of a "Bearer" Authorization header (the
@@ -109,40 +145,117 @@ func (a *Authenticator) apiKey(ctx context.Context, key string) (*Principal, err
 		return nil, invalidToken(msgMalformed)
 	}
 	digest := Digest(key)
-	now := a.svc.clock()
-	cached, gen := a.svc.cache.get(digest, now)
+	now := a.clock()
+	cached, gen := a.cache.get(digest, now)
 	if cached != nil {
 		return cached, nil
 	}
-	c, err := a.svc.store.APIKeyCredentialByDigest(ctx, digest)
-	if isNotFound(err) {
+	c, err := a.store.APIKeyCredentialByDigest(ctx, digest)
+	if err != nil {
+		return nil, notFoundAsUnknown(err)
+	}
+	// The lookup matched on the digest already; comparing again in constant time
+	// keeps the decision independent of how the database compares bytes.
+	if subtle.ConstantTimeCompare(c.Digest, digest) != 1 {
 		return nil, invalidToken(msgUnknown)
+	}
+	p, err := admit(keyGrant(c), a.catalog, now)
+	if err != nil {
+		return nil, err
+	}
+	if c.LastUsedAt == nil || now.Sub(*c.LastUsedAt) >= lastUsedInterval {
+		if err := a.store.TouchAPIKey(ctx, c.ID, now, lastUsedInterval); err != nil && !errors.Is(err, context.Canceled) {
+			a.log.WarnContext(ctx, "recording api key use failed", "credential_id", c.ID, "error", err)
+		}
+	}
+	a.cache.put(digest, p, gen, now)
+	return p, nil
+}
+
+// accessToken authenticates a JWT access token: strict verification, then the
+// client must still be active, its creator still a member, and the jti not
+// revoked.
+func (a *Authenticator) accessToken(ctx context.Context, token string) (*Principal, error) {
+	digest := Digest(token)
+	now := a.clock()
+	cached, gen := a.cache.get(digest, now)
+	if cached != nil {
+		return cached, nil
+	}
+	info, err := a.verifyAccessToken(ctx, token)
+	if err != nil {
+		if errors.Is(err, jwt.ErrTokenExpired) {
+			return nil, invalidToken(msgExpired)
+		}
+		return nil, invalidToken("the access token is invalid")
+	}
+	c, err := a.store.OAuthClientCredential(ctx, info.clientID)
+	if err != nil {
+		return nil, notFoundAsUnknown(err)
+	}
+	revoked, err := a.store.TokenRevoked(ctx, info.ID)
+	if err != nil {
+		return nil, err
+	}
+	p, err := admit(tokenGrant(c, &info.TokenInfo, revoked), a.catalog, now)
+	if err != nil {
+		return nil, err
+	}
+	a.cache.put(digest, p, gen, now)
+	return p, nil
+}
+
+// errInvalidClient is the one answer to every failed client authentication:
+// unknown id, wrong secret, revoked client, creator gone.
+var errInvalidClient = &Error{Kind: KindUnauthenticated, Message: "client authentication failed"}
+
+// dummyDigest is compared against when a client id is unknown, so that an unknown
+// id and a wrong secret cost the same work.
+var dummyDigest = Digest("ptgs_unknown-client")
+
+// AuthenticateClient checks an OAuth client's id and secret. Every failure is the
+// same error, whatever its cause; the secret is compared in constant time.
+func (a *Authenticator) AuthenticateClient(ctx context.Context, clientID, secret string) (*Principal, error) {
+	p, err := a.authenticateClient(ctx, clientID, secret)
+	return a.observed(MethodClientSecret, p, err)
+}
+
+func (a *Authenticator) authenticateClient(ctx context.Context, clientID, secret string) (*Principal, error) {
+	if !clientIDFormat.valid(clientID) || !clientSecretFormat.valid(secret) {
+		return nil, errInvalidClient
+	}
+	// A client that just authenticated with this id and secret is served from the
+	// cache (see principalCache for why that is safe); failures are never cached.
+	cacheKey := Digest(clientID + "\x00" + secret)
+	now := a.clock()
+	cached, gen := a.cache.get(cacheKey, now)
+	if cached != nil {
+		return cached, nil
+	}
+	digest := Digest(secret)
+	c, err := a.store.ClientAuthentication(ctx, clientID, now.Add(-lastUsedInterval))
+	if isNotFound(err) {
+		subtle.ConstantTimeCompare(digest, dummyDigest)
+		return nil, errInvalidClient
 	}
 	if err != nil {
 		return nil, err
 	}
-	role := roleFromStore(c.Role)
-	// The lookup matched on the digest already; comparing again in constant time
-	// keeps the decision independent of how the database compares bytes.
-	if subtle.ConstantTimeCompare(c.Digest, digest) != 1 || c.RevokedAt != nil || role == RoleNone {
-		return nil, invalidToken(msgUnknown)
+	if subtle.ConstantTimeCompare(digest, c.SecretDigest) != 1 {
+		return nil, errInvalidClient
 	}
-	if c.ExpiresAt != nil && !now.Before(*c.ExpiresAt) {
-		return nil, invalidToken(msgExpired)
+	p, err := admit(clientGrant(c), a.catalog, now)
+	if KindOf(err) == KindUnauthenticated {
+		return nil, errInvalidClient
 	}
-	if c.LastUsedAt == nil || now.Sub(*c.LastUsedAt) >= lastUsedInterval {
-		if err := a.svc.store.TouchAPIKey(ctx, c.ID, now, lastUsedInterval); err != nil && !errors.Is(err, context.Canceled) {
-			a.svc.log.WarnContext(ctx, "recording api key use failed", "credential_id", c.ID, "error", err)
+	if err != nil {
+		return nil, err
+	}
+	if !c.RecentlyUsed {
+		if err := a.store.TouchOAuthClient(ctx, c.ID, now, lastUsedInterval); err != nil && !errors.Is(err, context.Canceled) {
+			a.log.WarnContext(ctx, "recording oauth client use failed", "credential_id", c.ID, "error", err)
 		}
 	}
-	p := &Principal{
-		UserID: c.UserID, OrgID: c.OrgID, Role: role,
-		Scopes: ParseScopes(c.Scopes).Intersect(a.svc.scopes.ForRole(role)),
-		Method: MethodAPIKey, CredentialID: c.ID,
-	}
-	if c.ExpiresAt != nil {
-		p.ExpiresAt = *c.ExpiresAt
-	}
-	a.svc.cache.put(digest, p, gen, now)
+	a.cache.put(cacheKey, p, gen, now)
 	return p, nil
 }

@@ -11,7 +11,7 @@ import (
 // BenchmarkRejectMalformedKey measures refusing a key with a bad checksum: no
 // database is involved (the service has none).
 func BenchmarkRejectMalformedKey(b *testing.B) {
-	a := NewAuthenticator(NewService(nil, Options{}))
+	a := NewService(nil, Options{}).Authenticator()
 	key, _ := apiKeyFormat.generate()
 	header := "Bearer " + key[:49] + "!"
 	ctx := context.Background()
@@ -45,7 +45,7 @@ func benchmarkVerifyKey(b *testing.B, backend string, ttl time.Duration) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a := NewAuthenticator(svc)
+	a := svc.Authenticator()
 	header := "Bearer " + e.APIKey
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -67,7 +67,7 @@ func BenchmarkFailedClientAuthentication(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			p, err := NewAuthenticator(svc).Authenticate(context.Background(), "Bearer "+e.APIKey)
+			p, err := svc.Authenticator().Authenticate(context.Background(), "Bearer "+e.APIKey)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -85,7 +85,7 @@ func BenchmarkFailedClientAuthentication(b *testing.B) {
 					ctx := context.Background()
 					b.ReportAllocs()
 					for b.Loop() {
-						if _, err := svc.AuthenticateClient(ctx, tc.id, tc.secret); err == nil {
+						if _, err := svc.Authenticator().AuthenticateClient(ctx, tc.id, tc.secret); err == nil {
 							b.Fatal("accepted")
 						}
 					}

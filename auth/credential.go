@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"time"
 
 	"github.com/pentographer/pentographer/store"
 )
@@ -9,12 +10,13 @@ import (
 // This file holds the rules that API keys and OAuth clients share, so the two kinds
 // of credential cannot drift apart.
 
-// grantableScopes decides the scopes of a new credential. Without a request it gets
-// everything the caller holds; with one, every scope must exist (else Invalid), be
-// usable by the caller's role and held by the caller's own credential (else
-// Forbidden): a credential can never mint a stronger one.
+// grantableScopes decides the scopes of a new credential. Without a request
+// (nil) it gets everything the caller holds; an empty list is a credential with
+// no scopes at all (identity only). Every requested scope must exist (else
+// Invalid), be usable by the caller's role and held by the caller's own
+// credential (else Forbidden): a credential can never mint a stronger one.
 func (s *Service) grantableScopes(p *Principal, requested []string) (Scopes, error) {
-	if len(requested) == 0 {
+	if requested == nil {
 		return p.Scopes, nil
 	}
 	want := NewScopes(requested...)
@@ -33,6 +35,47 @@ func (s *Service) grantableScopes(p *Principal, requested []string) (Scopes, err
 		}
 	}
 	return want, nil
+}
+
+// credentialKind names the two kinds of credential for the creation limits.
+type credentialKind int
+
+const (
+	kindAPIKey credentialKind = iota
+	kindOAuthClient
+)
+
+// checkCreationLimits refuses a new credential past the creator's limits: at
+// most limits.PerMinute new credentials (keys and clients together) in any
+// minute, and at most MaxAPIKeys / MaxOAuthClients active ones. It runs in the
+// door, where the creator's membership row is locked, so concurrent creations
+// by one person are counted one after the other. Operators are not limited.
+func (s *Service) checkCreationLimits(w *writeTx, owner *Principal, kind credentialKind) error {
+	if w.actor.Method == MethodOperator {
+		return nil
+	}
+	recent, err := w.tx.CountCredentialsCreatedSince(w.ctx, owner.OrgID, owner.UserID, w.now.Add(-time.Minute))
+	if err != nil {
+		return err
+	}
+	if recent >= int64(s.limits.PerMinute) {
+		return errorf(KindRateLimited, "too many new credentials: at most %d a minute; try again in a minute", s.limits.PerMinute)
+	}
+	var active int64
+	max, what := s.limits.MaxAPIKeys, "API keys"
+	if kind == kindAPIKey {
+		active, err = w.tx.CountActiveAPIKeys(w.ctx, owner.OrgID, owner.UserID, w.now)
+	} else {
+		max, what = s.limits.MaxOAuthClients, "OAuth clients"
+		active, err = w.tx.CountActiveOAuthClients(w.ctx, owner.OrgID, owner.UserID)
+	}
+	if err != nil {
+		return err
+	}
+	if active >= int64(max) {
+		return errorf(KindLimitExceeded, "you already have %d active %s, the most one person may have; revoke one first", max, what)
+	}
+	return nil
 }
 
 // canManage is the visibility rule of SPEC §2: OWNER and ADMIN see and manage every
@@ -108,35 +151,27 @@ func ownersOf[T any](ctx context.Context, s *Service, items []T, userID func(T) 
 	return s.usersByID(ctx, ids)
 }
 
-// manageCredential runs change, in one transaction, on a credential the caller
-// may manage: load returns the credential's owner (store.ErrNotFound when it is
-// not in the caller's organization). Anything outside the caller's visibility is
-// not found. After a successful change the authentication cache is invalidated,
-// so the next request sees it.
+// manageCredential runs change through the door on a credential the actor may
+// manage: load reads it and returns its owner (store.ErrNotFound when it is not
+// in the actor's organization). Anything outside the actor's visibility is not
+// found. change runs only when the credential is visible; the door forgets the
+// credential from the authentication cache once the change commits.
 func (s *Service) manageCredential(ctx context.Context, scope, id string,
-	load func(tx *store.Store, p *Principal) (ownerUserID string, err error),
-	change func(tx *store.Store, p *Principal) error,
+	load func(w *writeTx) (ownerUserID string, err error),
+	change func(w *writeTx) error,
 ) error {
-	p, err := require(ctx, scope, RoleMember)
-	if err != nil {
-		return err
-	}
-	if !validID(id) {
-		return errNotFound
-	}
-	err = s.store.Tx(ctx, func(tx *store.Store) error {
-		owner, err := load(tx, p)
-		if isNotFound(err) || (err == nil && !canManage(p, owner)) {
+	return s.write(ctx, writeOp{scope: scope, min: RoleMember, weakens: true}, func(w *writeTx) error {
+		if !validID(id) {
+			return errNotFound
+		}
+		owner, err := load(w)
+		if isNotFound(err) || (err == nil && !canManage(w.actor, owner)) {
 			return errNotFound
 		}
 		if err != nil {
 			return err
 		}
-		return change(tx, p)
+		w.invalidate(Invalidation{CredentialID: id})
+		return change(w)
 	})
-	if err != nil {
-		return err
-	}
-	s.credentialsChanged()
-	return nil
 }

@@ -17,6 +17,8 @@ const (
 	KindInvalid
 	KindConflict
 	KindRateLimited
+	// KindLimitExceeded: a cap on active credentials is reached.
+	KindLimitExceeded
 )
 
 // String names the kind.
@@ -34,6 +36,8 @@ func (k Kind) String() string {
 		return "conflict"
 	case KindRateLimited:
 		return "rate limited"
+	case KindLimitExceeded:
+		return "limit exceeded"
 	}
 	return "internal"
 }
@@ -63,6 +67,9 @@ func KindOf(err error) Kind {
 	}
 	return KindInternal
 }
+
+// asError is errors.As for *Error.
+func asError(err error, target **Error) bool { return errors.As(err, target) }
 
 func errorf(k Kind, format string, args ...any) *Error {
 	return &Error{Kind: k, Message: fmt.Sprintf(format, args...)}

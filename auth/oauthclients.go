@@ -14,6 +14,7 @@ const (
 	ActionOAuthClientSecretRotated = "oauth_client.secret_rotated"
 	ActionAccessTokenRevoked       = "access_token.revoked"
 	ActionSigningKeyRotated        = "signing_key.rotated"
+	ActionSigningKeyRevoked        = "signing_key.revoked"
 )
 
 // OAuthClient is a client as the API shows it; its secret is never here.
@@ -42,7 +43,8 @@ func (s *Service) oauthClientFrom(r store.OAuthClient, owner User) OAuthClient {
 // CreateOAuthClientInput is what createOAuthClient takes.
 type CreateOAuthClientInput struct {
 	Name string
-	// Scopes, when empty, default to every scope the caller holds.
+	// Scopes, when nil, default to every scope the caller holds; an empty list
+	// makes a client with no scopes.
 	Scopes []string
 }
 
@@ -64,40 +66,46 @@ func newClientSecret() (secret string, digest []byte, hint string, err error) {
 // CreateOAuthClient registers a client owned by the caller. Scopes follow the
 // same rules as API keys.
 func (s *Service) CreateOAuthClient(ctx context.Context, in CreateOAuthClientInput) (OAuthClientWithSecret, error) {
-	p, err := require(ctx, ScopeClientsWrite, RoleMember)
-	if err != nil {
-		return OAuthClientWithSecret{}, err
-	}
-	if err := cannotOutlive(p); err != nil {
-		return OAuthClientWithSecret{}, err
-	}
-	if err := validName("name", in.Name); err != nil {
-		return OAuthClientWithSecret{}, err
-	}
-	scopes, err := s.grantableScopes(p, in.Scopes)
-	if err != nil {
-		return OAuthClientWithSecret{}, err
-	}
-	clientID, err := clientIDFormat.generate()
-	if err != nil {
-		return OAuthClientWithSecret{}, err
-	}
-	secret, digest, hint, err := newClientSecret()
-	if err != nil {
-		return OAuthClientWithSecret{}, err
-	}
-	rec := store.OAuthClient{
-		ID: newID(), OrgID: p.OrgID, UserID: p.UserID, Name: in.Name, ClientID: clientID,
-		SecretDigest: digest, SecretHint: hint, Scopes: scopes.String(), CreatedAt: s.clock(),
-	}
-	err = s.store.Tx(ctx, func(tx *store.Store) error {
-		if err := tx.InsertOAuthClient(ctx, &rec); err != nil {
+	var (
+		rec    store.OAuthClient
+		secret string
+	)
+	err := s.write(ctx, writeOp{scope: ScopeClientsWrite, min: RoleMember}, func(w *writeTx) error {
+		p := w.actor
+		if err := cannotOutlive(p); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, p, auditEntry{
+		if err := validName("name", in.Name); err != nil {
+			return err
+		}
+		scopes, err := s.grantableScopes(p, in.Scopes)
+		if err != nil {
+			return err
+		}
+		if err := s.checkCreationLimits(w, p, kindOAuthClient); err != nil {
+			return err
+		}
+		clientID, err := clientIDFormat.generate()
+		if err != nil {
+			return err
+		}
+		var digest []byte
+		var hint string
+		if secret, digest, hint, err = newClientSecret(); err != nil {
+			return err
+		}
+		rec = store.OAuthClient{
+			ID: newID(), OrgID: p.OrgID, UserID: p.UserID, Name: in.Name, ClientID: clientID,
+			SecretDigest: digest, SecretHint: hint, Scopes: scopes.String(), CreatedAt: w.now,
+		}
+		if err := w.tx.InsertOAuthClient(w.ctx, &rec); err != nil {
+			return err
+		}
+		w.audit(auditEntry{
 			orgID: p.OrgID, action: ActionOAuthClientCreated, targetType: "oauth_client", targetID: rec.ID,
 			detail: "name=" + quoteDetail(in.Name) + " client_id=" + clientID + " scopes=" + rec.Scopes,
 		})
+		return nil
 	})
 	if err != nil {
 		return OAuthClientWithSecret{}, err
@@ -106,27 +114,27 @@ func (s *Service) CreateOAuthClient(ctx context.Context, in CreateOAuthClientInp
 }
 
 func (s *Service) withOwner(ctx context.Context, rec store.OAuthClient, secret string) (OAuthClientWithSecret, error) {
-	owner, err := s.store.UserByID(ctx, rec.UserID)
+	owner, err := s.userByID(ctx, rec.UserID)
 	if err != nil {
 		return OAuthClientWithSecret{}, err
 	}
-	return OAuthClientWithSecret{Client: s.oauthClientFrom(rec, userFrom(owner)), ClientSecret: secret}, nil
+	return OAuthClientWithSecret{Client: s.oauthClientFrom(rec, owner), ClientSecret: secret}, nil
 }
 
 // cannotOutlive refuses to hand a non-expiring client secret to a caller whose
 // own credential expires: it could otherwise mint itself a lasting one.
 func cannotOutlive(p *Principal) error {
-	if !p.ExpiresAt.IsZero() {
+	if p.expiring() {
 		return errorf(KindForbidden, "a credential that expires cannot create or rotate OAuth client secrets, which do not")
 	}
 	return nil
 }
 
 // loadClient returns a manageCredential loader for the client with this id.
-func loadClient(ctx context.Context, id string, rec *store.OAuthClient) func(*store.Store, *Principal) (string, error) {
-	return func(tx *store.Store, p *Principal) (string, error) {
+func loadClient(id string, rec *store.OAuthClient) func(*writeTx) (string, error) {
+	return func(w *writeTx) (string, error) {
 		var err error
-		*rec, err = tx.OAuthClientByID(ctx, p.OrgID, id)
+		*rec, err = w.tx.OAuthClientByID(w.ctx, w.actor.OrgID, id)
 		return rec.UserID, err
 	}
 }
@@ -135,18 +143,19 @@ func loadClient(ctx context.Context, id string, rec *store.OAuthClient) func(*st
 // access token it holds stop working on the next request.
 func (s *Service) RevokeOAuthClient(ctx context.Context, id string) (OAuthClient, error) {
 	var rec store.OAuthClient
-	err := s.manageCredential(ctx, ScopeClientsWrite, id, loadClient(ctx, id, &rec),
-		func(tx *store.Store, p *Principal) error {
-			now := s.clock()
-			changed, err := tx.MarkOAuthClientRevoked(ctx, p.OrgID, id, now)
+	err := s.manageCredential(ctx, ScopeClientsWrite, id, loadClient(id, &rec),
+		func(w *writeTx) error {
+			changed, err := w.tx.MarkOAuthClientRevoked(w.ctx, w.actor.OrgID, id, w.now)
 			if err != nil || !changed {
 				return err
 			}
+			now := w.now
 			rec.RevokedAt = &now
-			return s.record(ctx, tx, p, auditEntry{
-				orgID: p.OrgID, action: ActionOAuthClientRevoked, targetType: "oauth_client", targetID: id,
+			w.audit(auditEntry{
+				orgID: w.actor.OrgID, action: ActionOAuthClientRevoked, targetType: "oauth_client", targetID: id,
 				detail: "name=" + quoteDetail(rec.Name) + " client_id=" + rec.ClientID,
 			})
+			return nil
 		})
 	if err != nil {
 		return OAuthClient{}, err
@@ -163,8 +172,9 @@ func (s *Service) RotateOAuthClientSecret(ctx context.Context, id string) (OAuth
 		rec    store.OAuthClient
 		secret string
 	)
-	err := s.manageCredential(ctx, ScopeClientsWrite, id, loadClient(ctx, id, &rec),
-		func(tx *store.Store, p *Principal) error {
+	err := s.manageCredential(ctx, ScopeClientsWrite, id, loadClient(id, &rec),
+		func(w *writeTx) error {
+			p := w.actor
 			// The new secret acts as the client's creator: handing it to anyone
 			// else (even an ADMIN who may manage the client) would let them act
 			// as that person. Others may revoke the client instead.
@@ -185,15 +195,16 @@ func (s *Service) RotateOAuthClientSecret(ctx context.Context, id string) (OAuth
 			if secret, digest, hint, err = newClientSecret(); err != nil {
 				return err
 			}
-			now := s.clock()
-			if err := tx.UpdateOAuthClientSecret(ctx, p.OrgID, id, digest, hint, now); err != nil {
+			if err := w.tx.UpdateOAuthClientSecret(w.ctx, p.OrgID, id, digest, hint, w.now); err != nil {
 				return err
 			}
+			now := w.now
 			rec.SecretDigest, rec.SecretHint, rec.SecretRotatedAt = digest, hint, &now
-			return s.record(ctx, tx, p, auditEntry{
+			w.audit(auditEntry{
 				orgID: p.OrgID, action: ActionOAuthClientSecretRotated, targetType: "oauth_client", targetID: id,
 				detail: "name=" + quoteDetail(rec.Name) + " client_id=" + rec.ClientID,
 			})
+			return nil
 		})
 	if err != nil {
 		return OAuthClientWithSecret{}, err

@@ -18,6 +18,9 @@ const (
 	MethodClientSecret Method = "CLIENT_SECRET"
 	// MethodOperator is the command line working directly on the store.
 	MethodOperator Method = "OPERATOR"
+	// MethodPassword is a sign-in attempt with an email and password (in the
+	// audit log; it authenticates nothing by itself).
+	MethodPassword Method = "PASSWORD"
 )
 
 // Principal is an authenticated caller acting in one organization.
@@ -38,7 +41,28 @@ type Principal struct {
 	TokenID string
 	// ExpiresAt is when the credential stops working (zero: never).
 	ExpiresAt time.Time
+	// Token is what an access token says about itself (nil for other methods),
+	// kept so that nothing needs to verify the token twice.
+	Token *TokenInfo
 }
+
+// TokenInfo is the verified content of an access token.
+type TokenInfo struct {
+	ID        string // jti
+	Subject   string
+	Audience  []string
+	Scope     string
+	OrgID     string
+	IssuedAt  time.Time
+	NotBefore time.Time
+	ExpiresAt time.Time
+}
+
+// expiring reports whether what the principal acts with is a credential that
+// expires (a key with an expiry, an access token): it must not mint a credential
+// that outlives it. A session is the person themselves, not a credential that
+// could have leaked, so what they create is theirs to keep.
+func (p *Principal) expiring() bool { return !p.ExpiresAt.IsZero() && p.Method != MethodSession }
 
 // Can reports whether the principal holds scope.
 func (p *Principal) Can(scope string) bool { return p != nil && p.Scopes.Has(scope) }

@@ -18,6 +18,8 @@ func TestValidName(t *testing.T) {
 		{"quotes and SQL", `Robert'); DROP TABLE api_keys;--"`, true},
 		{"HTML", `<script>alert(1)</script>`, true},
 		{"emoji with joiner", "👩‍💻 laptop", true},
+		{"joiner after a skin tone", "👩🏽‍💻 laptop", true},
+		{"joiner after a presentation selector", "🏳️‍🌈 flag", true},
 		{"100 characters", strings.Repeat("é", 100), true},
 		{"empty", "", false},
 		{"blank", "   \t ", false},
@@ -30,6 +32,13 @@ func TestValidName(t *testing.T) {
 		{"isolate", "a\u2066b", false},
 		{"byte order mark", "\uFEFFkey", false},
 		{"invalid UTF-8", "a\xffb", false},
+		{"zero-width space", "adm\u200Bin", false},
+		{"zero-width joiner between letters", "a\u200Db", false},
+		{"joiner at the start", "\u200D👩", false},
+		{"soft hyphen", "pass\u00ADword", false},
+		{"word joiner", "a\u2060b", false},
+		{"Arabic letter mark", "a\u061Cb", false},
+		{"tag character", "a\U000E0041b", false},
 	}
 	for _, c := range cases {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {

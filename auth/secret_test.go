@@ -180,7 +180,7 @@ func TestRandomBase62IsUniform(t *testing.T) {
 // TestMalformedCredentialsNeverReachTheStore runs the authenticator over a
 // service without a store: any database access would panic.
 func TestMalformedCredentialsNeverReachTheStore(t *testing.T) {
-	a := NewAuthenticator(NewService(nil, Options{}))
+	a := NewService(nil, Options{}).Authenticator()
 	good, _ := apiKeyFormat.generate()
 	for _, h := range []string{
 		"Bearer " + good[:49] + "x", "Bearer " + good[:30], "Bearer ptg_", "Bearer ptx_" + good[4:],
@@ -194,5 +194,28 @@ func TestMalformedCredentialsNeverReachTheStore(t *testing.T) {
 	}
 	if _, err := a.Authenticate(context.Background(), ""); !errors.Is(err, ErrNoCredential) {
 		t.Fatalf("empty header: %v", err)
+	}
+}
+
+func TestRedactSecrets(t *testing.T) {
+	key, _ := apiKeyFormat.generate()
+	secret, _ := clientSecretFormat.generate()
+	id, _ := clientIDFormat.generate()
+	jwt := "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJwdGdjX3gifQ.MEUCIQDx-sig_part"
+	cases := []struct{ in, want string }{
+		{"plain text", "plain text"},
+		{"/" + key, "/ptg_[redacted]"},
+		{"Bearer " + key + " and " + secret, "Bearer ptg_[redacted] and ptgs_[redacted]"},
+		{"ptg_" + "typo12345", "ptg_[redacted]"},
+		{"client " + id, "client " + id}, // client ids are public
+		{"token=" + jwt, "token=[redacted JWT]"},
+		{"header only eyJhbGciOiJFUzI1NiIsImtpZCI6", "header only [redacted JWT]"},
+		{"session ptgss_abcdefgh1234", "session ptgss_[redacted]"},
+		{"eyJ short", "eyJ short"},
+	}
+	for _, c := range cases {
+		if got := RedactSecrets(c.in); got != c.want {
+			t.Errorf("RedactSecrets(%q) = %q, want %q", c.in, got, c.want)
+		}
 	}
 }

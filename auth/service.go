@@ -6,88 +6,54 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
 	"github.com/pentographer/pentographer/store"
 )
 
-// Options configure a Service.
-type Options struct {
-	// Catalog lists the supported scopes (nil: the built-in ones).
-	Catalog *Catalog
-	// Now is the clock (nil: time.Now).
-	Now func() time.Time
-	// Logger receives security-relevant events; never a secret.
-	Logger *slog.Logger
-	// PasswordCost is the argon2id cost of new password hashes (zero: default).
-	PasswordCost PasswordCost
-	// Tokens shapes access tokens; Issuer and Audience default to placeholders
-	// that only tests should rely on.
-	Tokens TokenConfig
-	// KeyRefresh is how often signing keys are re-read (0: DefaultKeyRefresh).
-	KeyRefresh time.Duration
-	// CacheTTL bounds how long a verified credential is reused without a store
-	// lookup (0: DefaultCacheTTL; negative: no cache).
-	CacheTTL time.Duration
-}
-
 // Service holds the rules of who may do what. GraphQL resolvers, REST handlers and
-// the command line all call its methods; none of them re-implements a rule.
+// the command line all call its methods; none of them re-implements a rule. Every
+// change goes through one door (write.go).
 type Service struct {
-	store      *store.Store
-	scopes     *Catalog
-	now        func() time.Time
-	log        *slog.Logger
-	pwCost     PasswordCost
-	cache      *principalCache
-	tokens     TokenConfig
-	keys       keyring
-	keyRefresh time.Duration
+	store  *store.Store
+	authn  *Authenticator
+	keys   *Keyring
+	scopes *Catalog
+	now    func() time.Time
+	log    *slog.Logger
+	pwCost PasswordCost
+	tokens TokenConfig
+	limits CreationLimits
+	// publicURL is the base of the links the service makes.
+	publicURL string
+	// dummy is a password hash of the current cost, compared against when an
+	// email is unknown so that it costs what a wrong password costs.
+	dummy     func() string
+	sessionIn sessionTimes
 }
 
-// NewService builds the service over st.
+// NewService builds the service, and its Authenticator, over st.
 func NewService(st *store.Store, opts Options) *Service {
-	s := &Service{store: st, scopes: opts.Catalog, now: opts.Now, log: opts.Logger, pwCost: opts.PasswordCost}
-	s.tokens = opts.Tokens
-	if s.tokens.TTL == 0 {
-		s.tokens.TTL = DefaultTokenTTL
+	o := opts.withDefaults()
+	keys := newKeyring(st, o)
+	return &Service{
+		store: st, authn: newAuthenticator(st, keys, o), keys: keys, scopes: o.Catalog,
+		now: o.Now, log: o.Logger, pwCost: o.PasswordCost, tokens: o.Tokens, limits: o.Limits,
+		publicURL: strings.TrimRight(o.PublicURL, "/"),
+		dummy: sync.OnceValue(func() string {
+			h, _ := o.PasswordCost.hash("not anyone's password")
+			return h
+		}),
+		sessionIn: sessionTimes{idle: o.SessionIdle, lifetime: o.SessionLifetime},
 	}
-	if s.tokens.Alg == "" {
-		s.tokens.Alg = "ES256"
-	}
-	if s.tokens.Issuer == "" {
-		s.tokens.Issuer = "http://localhost:8080"
-	}
-	if s.tokens.Audience == "" {
-		s.tokens.Audience = s.tokens.Issuer + "/graphql"
-	}
-	s.keyRefresh = opts.KeyRefresh
-	if s.keyRefresh <= 0 {
-		s.keyRefresh = DefaultKeyRefresh
-	}
-	ttl := opts.CacheTTL
-	if ttl == 0 {
-		ttl = DefaultCacheTTL
-	}
-	s.cache = newPrincipalCache(ttl)
-	if s.pwCost == (PasswordCost{}) {
-		s.pwCost = DefaultPasswordCost
-	}
-	if s.scopes == nil {
-		s.scopes, _ = NewCatalog(nil)
-	}
-	if s.now == nil {
-		s.now = time.Now
-	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	return s
 }
+
+// Authenticator returns the bearer resolver that shares this service's cache
+// and keys.
+func (s *Service) Authenticator() *Authenticator { return s.authn }
 
 // Tokens returns the access token configuration.
 func (s *Service) Tokens() TokenConfig { return s.tokens }
@@ -98,11 +64,6 @@ func (s *Service) Scopes() *Catalog { return s.scopes }
 // clock returns the current time in UTC, truncated to microseconds so that it
 // survives a round trip through either database unchanged.
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
-
-// credentialsChanged must be called after every committed change that can revoke
-// a credential or narrow what it may do, so that no later request is served from
-// the authentication cache.
-func (s *Service) credentialsChanged() { s.cache.invalidate() }
 
 // newID returns a random, time-ordered record id (UUIDv7).
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
@@ -116,48 +77,14 @@ func caller(ctx context.Context) (*Principal, error) {
 	return p, nil
 }
 
-// require returns the caller if it holds scope and at least role min.
+// require returns the caller if it holds scope and at least role min. Reads
+// use it; changes are authorized again inside the door.
 func require(ctx context.Context, scope string, min Role) (*Principal, error) {
 	p, err := caller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if !p.Role.AtLeast(min) {
-		return nil, errorf(KindForbidden, "this needs the %s role", min)
-	}
-	if scope != "" && !p.Can(scope) {
-		return nil, errorf(KindForbidden, "this credential lacks the %s scope", scope)
-	}
-	return p, nil
-}
-
-// MaxNameLength is the longest name, in characters, a credential may have.
-const MaxNameLength = 100
-
-// validName accepts any printable text up to MaxNameLength characters, verbatim,
-// and refuses blank names, control characters and bidirectional overrides (which
-// can make a name display as something else).
-func validName(field, name string) error {
-	if strings.TrimSpace(name) == "" {
-		return invalidField(field, "%s must not be empty", field)
-	}
-	if !utf8.ValidString(name) {
-		return invalidField(field, "%s must be valid UTF-8", field)
-	}
-	if n := utf8.RuneCountInString(name); n > MaxNameLength {
-		return invalidField(field, "%s must be at most %d characters (got %d)", field, MaxNameLength, n)
-	}
-	for _, r := range name {
-		if unicode.IsControl(r) || isBidiControl(r) || r == '\uFEFF' || r == '\u2028' || r == '\u2029' {
-			return invalidField(field, "%s must not contain control or bidirectional formatting characters", field)
-		}
-	}
-	return nil
-}
-
-func isBidiControl(r rune) bool {
-	return (r >= '\u202A' && r <= '\u202E') || (r >= '\u2066' && r <= '\u2069') ||
-		r == '\u200E' || r == '\u200F' || r == '\u061C'
+	return p, authorize(p, scope, min)
 }
 
 // ListOptions are the arguments of a paginated listing.
@@ -265,6 +192,15 @@ type Organization struct {
 
 func orgFrom(o store.Organization) Organization {
 	return Organization{ID: o.ID, Slug: o.Slug, Name: o.Name}
+}
+
+// userByID loads one user as the API shows them.
+func (s *Service) userByID(ctx context.Context, id string) (User, error) {
+	u, err := s.store.UserByID(ctx, id)
+	if err != nil {
+		return User{}, err
+	}
+	return userFrom(u), nil
 }
 
 // usersByID loads the users with these ids (the owners of a page of credentials)

@@ -2,7 +2,7 @@ package auth
 
 import (
 	"context"
-	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -51,57 +51,25 @@ type accessClaims struct {
 	OrgID    string `json:"org_id"`
 }
 
-// errInvalidClient is the one answer to every failed client authentication:
-// unknown id, wrong secret, revoked client, creator gone.
-var errInvalidClient = &Error{Kind: KindUnauthenticated, Message: "client authentication failed"}
-
-// dummyDigest is compared against when a client id is unknown, so that an unknown
-// id and a wrong secret cost the same work.
-var dummyDigest = Digest("ptgs_unknown-client")
-
-// AuthenticateClient checks an OAuth client's id and secret. Every failure is the
-// same error, whatever its cause; the secret is compared in constant time.
-func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret string) (*Principal, error) {
-	if !clientIDFormat.valid(clientID) || !clientSecretFormat.valid(secret) {
-		return nil, errInvalidClient
+// UnmarshalJSON refuses exp, nbf and iat written as anything but a JSON number:
+// jwt.NumericDate would also accept a string holding one, which RFC 7519 §2
+// does not.
+func (c *accessClaims) UnmarshalJSON(b []byte) error {
+	var dates struct {
+		Exp json.RawMessage `json:"exp"`
+		Nbf json.RawMessage `json:"nbf"`
+		Iat json.RawMessage `json:"iat"`
 	}
-	// A client that just authenticated with this id and secret is served from the
-	// cache (see principalCache for why that is safe); failures are never cached.
-	cacheKey := Digest(clientID + "\x00" + secret)
-	now := s.clock()
-	cached, gen := s.cache.get(cacheKey, now)
-	if cached != nil {
-		return cached, nil
+	if err := json.Unmarshal(b, &dates); err != nil {
+		return err
 	}
-	digest := Digest(secret)
-	c, err := s.store.ClientAuthentication(ctx, clientID, now.Add(-lastUsedInterval))
-	if isNotFound(err) {
-		subtle.ConstantTimeCompare(digest, dummyDigest)
-		return nil, errInvalidClient
+	for _, d := range []json.RawMessage{dates.Exp, dates.Nbf, dates.Iat} {
+		if len(d) > 0 && d[0] != '-' && (d[0] < '0' || d[0] > '9') {
+			return errors.New("exp, nbf and iat must be numbers")
+		}
 	}
-	if err != nil {
-		return nil, err
-	}
-	role := roleFromStore(c.Role)
-	if subtle.ConstantTimeCompare(digest, c.SecretDigest) != 1 || c.Revoked || role == RoleNone {
-		return nil, errInvalidClient
-	}
-	if !c.RecentlyUsed {
-		s.touchClient(ctx, c.ID, now)
-	}
-	p := &Principal{
-		UserID: c.UserID, OrgID: c.OrgID, Role: role,
-		Scopes: ParseScopes(c.Scopes).Intersect(s.scopes.ForRole(role)),
-		Method: MethodClientSecret, CredentialID: c.ID, ClientID: c.ClientID,
-	}
-	s.cache.put(cacheKey, p, gen, now)
-	return p, nil
-}
-
-func (s *Service) touchClient(ctx context.Context, id string, now time.Time) {
-	if err := s.store.TouchOAuthClient(ctx, id, now, lastUsedInterval); err != nil && !errors.Is(err, context.Canceled) {
-		s.log.WarnContext(ctx, "recording oauth client use failed", "credential_id", id, "error", err)
-	}
+	type plain accessClaims
+	return json.Unmarshal(b, (*plain)(c))
 }
 
 // IssuedToken is the token endpoint's answer.
@@ -125,7 +93,7 @@ func (s *Service) IssueClientToken(ctx context.Context, client *Principal, scope
 		}
 		granted = requested
 	}
-	key, err := s.signer(ctx)
+	key, err := s.keys.signer(ctx)
 	if err != nil {
 		return IssuedToken{}, err
 	}
@@ -155,21 +123,33 @@ func (s *Service) IssueClientToken(ctx context.Context, client *Principal, scope
 	if err != nil {
 		return IssuedToken{}, fmt.Errorf("auth: sign access token: %w", err)
 	}
+	s.authn.observer.TokenIssued()
 	return IssuedToken{AccessToken: signed, ExpiresIn: int(s.tokens.TTL / time.Second), Scope: claims.Scope}, nil
 }
 
-// parseAccessToken verifies a token's signature and claims strictly: an allowed
-// algorithm that matches its key, typ at+jwt, a published kid, our issuer and
-// audience, exp/nbf/iat with leeway, and the claims SPEC §6 requires.
-func (s *Service) parseAccessToken(ctx context.Context, token string) (*accessClaims, error) {
+// verifiedToken is an access token whose signature and claims checked out.
+type verifiedToken struct {
+	TokenInfo
+	clientID string
+}
+
+// verifyAccessToken verifies a token's signature and claims strictly: an allowed
+// algorithm that matches its key, typ at+jwt, no crit header (we understand no
+// extension), a published kid, our issuer and audience, numeric exp/nbf/iat with
+// leeway, a lifetime no longer than the configured one, and the claims SPEC §6
+// requires.
+func (a *Authenticator) verifyAccessToken(ctx context.Context, token string) (*verifiedToken, error) {
 	var claims accessClaims
 	_, err := jwt.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
 		typ, _ := t.Header["typ"].(string)
 		if !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
 			return nil, errors.New("typ is not at+jwt")
 		}
+		if _, ok := t.Header["crit"]; ok {
+			return nil, errors.New("unknown critical header parameters")
+		}
 		kid, _ := t.Header["kid"].(string)
-		k, ok := s.verificationKey(ctx, kid)
+		k, ok := a.keys.verificationKey(ctx, kid)
 		if !ok {
 			return nil, errors.New("unknown kid")
 		}
@@ -179,65 +159,31 @@ func (s *Service) parseAccessToken(ctx context.Context, token string) (*accessCl
 		return k.private.Public(), nil
 	},
 		jwt.WithValidMethods(SigningAlgs),
-		jwt.WithIssuer(s.tokens.Issuer),
-		jwt.WithAudience(s.tokens.Audience),
+		jwt.WithIssuer(a.tokens.Issuer),
+		jwt.WithAudience(a.tokens.Audience),
 		jwt.WithLeeway(tokenLeeway),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
-		jwt.WithTimeFunc(s.now),
+		jwt.WithTimeFunc(a.now),
 	)
 	if err != nil {
 		return nil, err
 	}
-	if claims.ID == "" || claims.ClientID == "" || claims.OrgID == "" || claims.Subject != claims.ClientID {
+	if claims.ID == "" || claims.ClientID == "" || claims.OrgID == "" || claims.Subject != claims.ClientID ||
+		claims.IssuedAt == nil {
 		return nil, errors.New("required claims are missing")
 	}
-	return &claims, nil
-}
-
-// accessToken authenticates a JWT access token: strict verification, then the
-// client must still be active, its creator still a member, and the jti not
-// revoked.
-func (a *Authenticator) accessToken(ctx context.Context, token string) (*Principal, error) {
-	digest := Digest(token)
-	now := a.svc.clock()
-	cached, gen := a.svc.cache.get(digest, now)
-	if cached != nil {
-		return cached, nil
+	if claims.ExpiresAt.Sub(claims.IssuedAt.Time) > a.tokens.TTL {
+		return nil, errors.New("the token lives longer than this server issues tokens for")
 	}
-	claims, err := a.svc.parseAccessToken(ctx, token)
-	if err != nil {
-		if errors.Is(err, jwt.ErrTokenExpired) {
-			return nil, invalidToken(msgExpired)
-		}
-		return nil, invalidToken("the access token is invalid")
+	v := &verifiedToken{clientID: claims.ClientID, TokenInfo: TokenInfo{
+		ID: claims.ID, Subject: claims.Subject, Audience: claims.Audience, Scope: claims.Scope, OrgID: claims.OrgID,
+		IssuedAt: claims.IssuedAt.Time, ExpiresAt: claims.ExpiresAt.Time,
+	}}
+	if claims.NotBefore != nil {
+		v.NotBefore = claims.NotBefore.Time
 	}
-	c, err := a.svc.store.OAuthClientCredential(ctx, claims.ClientID)
-	if isNotFound(err) {
-		return nil, invalidToken(msgUnknown)
-	}
-	if err != nil {
-		return nil, err
-	}
-	role := roleFromStore(c.Role)
-	if c.RevokedAt != nil || role == RoleNone || c.OrgID != claims.OrgID {
-		return nil, invalidToken(msgUnknown)
-	}
-	revoked, err := a.svc.store.TokenRevoked(ctx, claims.ID)
-	if err != nil {
-		return nil, err
-	}
-	if revoked {
-		return nil, invalidToken(msgUnknown)
-	}
-	p := &Principal{
-		UserID: c.UserID, OrgID: c.OrgID, Role: role,
-		Scopes: ParseScopes(claims.Scope).Intersect(ParseScopes(c.Scopes)).Intersect(a.svc.scopes.ForRole(role)),
-		Method: MethodAccessToken, CredentialID: c.ID, ClientID: c.ClientID, TokenID: claims.ID,
-		ExpiresAt: claims.ExpiresAt.Time,
-	}
-	a.svc.cache.put(digest, p, gen, now)
-	return p, nil
+	return v, nil
 }
 
 // RevokeAccessToken implements RFC 7009 for the calling client: a valid token it
@@ -251,25 +197,22 @@ func (s *Service) RevokeAccessToken(ctx context.Context, token string) error {
 	if strings.Count(token, ".") != 2 || len(token) > maxAuthorizationLength {
 		return nil
 	}
-	claims, err := s.parseAccessToken(ctx, token)
-	if err != nil || claims.ClientID != client.ClientID {
+	v, err := s.authn.verifyAccessToken(ctx, token)
+	if err != nil || v.clientID != client.ClientID {
 		return nil
 	}
-	err = s.store.Tx(ctx, func(tx *store.Store) error {
-		if err := tx.InsertRevokedToken(ctx, &store.RevokedToken{
-			JTI: claims.ID, ClientID: claims.ClientID, ExpiresAt: claims.ExpiresAt.Add(tokenLeeway),
+	return s.write(ctx, writeOp{weakens: true, min: RoleMember}, func(w *writeTx) error {
+		if err := w.tx.InsertRevokedToken(w.ctx, &store.RevokedToken{
+			JTI: v.ID, ClientID: v.clientID, ExpiresAt: v.ExpiresAt.Add(tokenLeeway),
 		}); err != nil {
 			return err
 		}
-		if err := tx.DeleteRevokedTokensExpiredBefore(ctx, s.clock()); err != nil {
+		if err := w.tx.DeleteRevokedTokensExpiredBefore(w.ctx, w.now); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, client, auditEntry{orgID: client.OrgID, action: ActionAccessTokenRevoked,
-			targetType: "access_token", targetID: claims.ID, detail: "client_id=" + claims.ClientID})
+		w.audit(auditEntry{orgID: w.actor.OrgID, action: ActionAccessTokenRevoked,
+			targetType: "access_token", targetID: v.ID, detail: "client_id=" + v.clientID})
+		w.invalidate(Invalidation{TokenID: v.ID})
+		return nil
 	})
-	if err != nil {
-		return err
-	}
-	s.credentialsChanged()
-	return nil
 }

@@ -127,3 +127,26 @@ func nonNil(s auth.Scopes) []string {
 	}
 	return s
 }
+
+func invitationModel(i auth.Invitation) *model.Invitation {
+	return &model.Invitation{ID: i.ID, Email: i.Email, Role: i.Role, CreatedAt: i.CreatedAt, ExpiresAt: i.ExpiresAt, InvitedBy: userModel(i.InvitedBy)}
+}
+
+func invitationConnection(p auth.Page[auth.Invitation]) *model.InvitationConnection {
+	edges, info := page(p, func(i auth.Invitation) string { return i.ID },
+		func(i auth.Invitation, cursor string) model.InvitationEdge {
+			return model.InvitationEdge{Node: invitationModel(i), Cursor: cursor}
+		})
+	return &model.InvitationConnection{Edges: edges, PageInfo: info}
+}
+
+func sessionModel(s auth.SessionInfo) *model.Session {
+	out := &model.Session{
+		ID: s.ID, CreatedAt: s.CreatedAt, LastSeenAt: s.LastSeenAt, ExpiresAt: s.ExpiresAt,
+		Address: s.Address, UserAgent: s.UserAgent, Current: s.Current,
+	}
+	if s.Organization != nil {
+		out.Organization = orgModel(s.Organization.Organization)
+	}
+	return out
+}

@@ -20,6 +20,7 @@ const (
 	CodeNotFound        = "NOT_FOUND"
 	CodeBadUserInput    = "BAD_USER_INPUT"
 	CodeRateLimited     = "RATE_LIMITED"
+	CodeLimitExceeded   = "LIMIT_EXCEEDED"
 	CodeInternal        = "INTERNAL"
 )
 
@@ -35,6 +36,8 @@ func codeFor(k auth.Kind) string {
 		return CodeBadUserInput
 	case auth.KindRateLimited:
 		return CodeRateLimited
+	case auth.KindLimitExceeded:
+		return CodeLimitExceeded
 	}
 	return CodeInternal
 }

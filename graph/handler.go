@@ -61,4 +61,5 @@ func setComplexity(c *ComplexityRoot) {
 	c.Viewer.OauthClients = keys
 	c.Organization.Members = page
 	c.Organization.AuditLog = page
+	c.Organization.Invitations = page
 }

@@ -75,6 +75,42 @@ func (r *mutationResolver) RemoveMember(ctx context.Context, input model.RemoveM
 	return &model.RemoveMemberPayload{Member: memberModel(m)}, nil
 }
 
+// InviteMember is the resolver for the inviteMember field.
+func (r *mutationResolver) InviteMember(ctx context.Context, input model.InviteMemberInput) (*model.InviteMemberPayload, error) {
+	inv, err := r.svc.InviteMember(ctx, input.Email, input.Role)
+	if err != nil {
+		return nil, err
+	}
+	return &model.InviteMemberPayload{Invitation: invitationModel(inv.Invitation), Link: inv.Link}, nil
+}
+
+// RevokeInvitation is the resolver for the revokeInvitation field.
+func (r *mutationResolver) RevokeInvitation(ctx context.Context, id string) (*model.Invitation, error) {
+	inv, err := r.svc.RevokeInvitation(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return invitationModel(inv), nil
+}
+
+// ChangePassword is the resolver for the changePassword field.
+func (r *mutationResolver) ChangePassword(ctx context.Context, input model.ChangePasswordInput) (*model.ChangePasswordPayload, error) {
+	ended, err := r.svc.ChangePassword(ctx, input.CurrentPassword, input.NewPassword)
+	if err != nil {
+		return nil, err
+	}
+	return &model.ChangePasswordPayload{EndedSessions: int(ended)}, nil
+}
+
+// RevokeSession is the resolver for the revokeSession field.
+func (r *mutationResolver) RevokeSession(ctx context.Context, id string) (*model.Session, error) {
+	sess, err := r.svc.RevokeSession(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return sessionModel(sess), nil
+}
+
 // APIKeys is the resolver for the apiKeys field.
 func (r *organizationResolver) APIKeys(ctx context.Context, obj *model.Organization, first *int, after *string, includeRevoked *bool, orderBy *model.CredentialOrder) (*model.APIKeyConnection, error) {
 	page, err := r.svc.ListAPIKeys(ctx, auth.OrganizationCredentials, listOptions(first, after, includeRevoked, orderBy))
@@ -109,6 +145,15 @@ func (r *organizationResolver) AuditLog(ctx context.Context, obj *model.Organiza
 		return nil, err
 	}
 	return auditEventConnection(page), nil
+}
+
+// Invitations is the resolver for the invitations field.
+func (r *organizationResolver) Invitations(ctx context.Context, obj *model.Organization, first *int, after *string) (*model.InvitationConnection, error) {
+	page, err := r.svc.ListInvitations(ctx, listOptions(first, after, nil, nil))
+	if err != nil {
+		return nil, err
+	}
+	return invitationConnection(page), nil
 }
 
 // Viewer is the resolver for the viewer field.
@@ -154,6 +199,19 @@ func (r *viewerResolver) OauthClients(ctx context.Context, obj *model.Viewer, fi
 		return nil, err
 	}
 	return oauthClientConnection(page), nil
+}
+
+// Sessions is the resolver for the sessions field.
+func (r *viewerResolver) Sessions(ctx context.Context, obj *model.Viewer) ([]model.Session, error) {
+	list, err := r.svc.ListSessions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.Session, len(list))
+	for i, sess := range list {
+		out[i] = *sessionModel(sess)
+	}
+	return out, nil
 }
 
 // Mutation returns MutationResolver implementation.

@@ -54,82 +54,130 @@ func TestAuthorizationMatrix(t *testing.T) {
 			fresh++
 			return e.addMember(tm.owner.slug, fmt.Sprintf("fresh%d@acme.test", fresh), auth.RoleMember)
 		}
+		// A caller sends one GraphQL request: with a key, or with the session
+		// cookie of a signed-in person, as the settings page does.
+		type sender func(query string, vars map[string]any) response
+		withKey := func(key string) sender {
+			return func(q string, v map[string]any) response { return e.gql(key, q, v) }
+		}
+		signedIn := func(a actor) sender {
+			b := e.browser()
+			b.signIn(a.name, a.password)
+			return b.gql
+		}
 		callers := []struct {
 			name string
-			key  func() string
+			send sender
 		}{
-			{"anonymous", func() string { return "" }},
-			{"member", func() string { return tm.member.key }},
-			{"admin", func() string { return tm.admin.key }},
-			{"owner", func() string { return tm.owner.key }},
-			{"other_organization", func() string { return tm.outsider.key }},
+			{"anonymous", withKey("")},
+			{"member", withKey(tm.member.key)},
+			{"admin", withKey(tm.admin.key)},
+			{"owner", withKey(tm.owner.key)},
+			{"other_organization", withKey(tm.outsider.key)},
+			{"member_session", signedIn(tm.member)},
+			{"admin_session", signedIn(tm.admin)},
+			{"owner_session", signedIn(tm.owner)},
+		}
+		invite := func(email string) string {
+			r := e.gql(tm.owner.key, `mutation($in: InviteMemberInput!) { inviteMember(input: $in) { invitation { id } } }`,
+				map[string]any{"in": map[string]any{"email": email, "role": "MEMBER"}}).ok(t)
+			return r.str("inviteMember", "invitation", "id")
 		}
 		ops := []struct {
 			name string
-			run  func(key string) response
+			run  func(send sender) response
 			want []outcome // per caller, in the order above
 		}{
-			{"createApiKey", func(key string) response {
-				return e.gql(key, createKeyMutation, map[string]any{"in": map[string]any{"name": "k"}})
-			}, []outcome{"401", "ok", "ok", "ok", "ok"}},
-			{"revokeApiKey_of_another_member", func(key string) response {
+			{"createApiKey", func(send sender) response {
+				return send(createKeyMutation, map[string]any{"in": map[string]any{"name": "k"}})
+			}, []outcome{"401", "ok", "ok", "ok", "ok", "ok", "ok", "ok"}},
+			{"revokeApiKey_of_another_member", func(send sender) response {
 				id, _ := e.createKey(tm.member2, "target", nil)
-				return e.gql(key, revokeKeyMutation, map[string]any{"id": id})
-			}, []outcome{"401", "NOT_FOUND", "ok", "ok", "NOT_FOUND"}},
-			{"revokeApiKey_of_the_owner", func(key string) response {
+				return send(revokeKeyMutation, map[string]any{"id": id})
+			}, []outcome{"401", "NOT_FOUND", "ok", "ok", "NOT_FOUND", "NOT_FOUND", "ok", "ok"}},
+			{"revokeApiKey_of_the_owner", func(send sender) response {
 				id, _ := e.createKey(tm.owner, "target", nil)
-				return e.gql(key, revokeKeyMutation, map[string]any{"id": id})
-			}, []outcome{"401", "NOT_FOUND", "ok", "ok", "NOT_FOUND"}},
-			{"updateMemberRole_to_admin", func(key string) response {
+				return send(revokeKeyMutation, map[string]any{"id": id})
+			}, []outcome{"401", "NOT_FOUND", "ok", "ok", "NOT_FOUND", "NOT_FOUND", "ok", "ok"}},
+			{"updateMemberRole_to_admin", func(send sender) response {
 				m := newMember()
-				return e.gql(key, updateRoleMutation, map[string]any{"in": map[string]any{"userId": m.userID, "role": "ADMIN"}})
-			}, []outcome{"401", "FORBIDDEN", "ok", "ok", "NOT_FOUND"}},
-			{"updateMemberRole_to_owner", func(key string) response {
+				return send(updateRoleMutation, map[string]any{"in": map[string]any{"userId": m.userID, "role": "ADMIN"}})
+			}, []outcome{"401", "FORBIDDEN", "ok", "ok", "NOT_FOUND", "FORBIDDEN", "ok", "ok"}},
+			{"updateMemberRole_to_owner", func(send sender) response {
 				m := newMember()
-				return e.gql(key, updateRoleMutation, map[string]any{"in": map[string]any{"userId": m.userID, "role": "OWNER"}})
-			}, []outcome{"401", "FORBIDDEN", "FORBIDDEN", "ok", "NOT_FOUND"}},
-			{"removeMember", func(key string) response {
+				return send(updateRoleMutation, map[string]any{"in": map[string]any{"userId": m.userID, "role": "OWNER"}})
+			}, []outcome{"401", "FORBIDDEN", "FORBIDDEN", "ok", "NOT_FOUND", "FORBIDDEN", "FORBIDDEN", "ok"}},
+			{"removeMember", func(send sender) response {
 				m := newMember()
-				return e.gql(key, removeMemberMutation, map[string]any{"in": map[string]any{"userId": m.userID}})
-			}, []outcome{"401", "FORBIDDEN", "ok", "ok", "NOT_FOUND"}},
-			{"createOAuthClient", func(key string) response {
-				return e.gql(key, createClientMutation, map[string]any{"in": map[string]any{"name": "c"}})
-			}, []outcome{"401", "ok", "ok", "ok", "ok"}},
-			{"revokeOAuthClient_of_another_member", func(key string) response {
+				return send(removeMemberMutation, map[string]any{"in": map[string]any{"userId": m.userID}})
+			}, []outcome{"401", "FORBIDDEN", "ok", "ok", "NOT_FOUND", "FORBIDDEN", "ok", "ok"}},
+			{"createOAuthClient", func(send sender) response {
+				return send(createClientMutation, map[string]any{"in": map[string]any{"name": "c"}})
+			}, []outcome{"401", "ok", "ok", "ok", "ok", "ok", "ok", "ok"}},
+			{"revokeOAuthClient_of_another_member", func(send sender) response {
 				c := e.createClient(tm.member2, "target", nil)
-				return e.gql(key, revokeClientMutation, map[string]any{"id": c.id})
-			}, []outcome{"401", "NOT_FOUND", "ok", "ok", "NOT_FOUND"}},
-			{"rotateOAuthClientSecret_of_another_member", func(key string) response {
+				return send(revokeClientMutation, map[string]any{"id": c.id})
+			}, []outcome{"401", "NOT_FOUND", "ok", "ok", "NOT_FOUND", "NOT_FOUND", "ok", "ok"}},
+			{"rotateOAuthClientSecret_of_another_member", func(send sender) response {
 				// A new secret would let the caller act as the client's creator:
 				// even ADMIN and OWNER may only revoke another person's client.
 				c := e.createClient(tm.member2, "target", nil)
-				return e.gql(key, rotateClientMutation, map[string]any{"id": c.id})
-			}, []outcome{"401", "NOT_FOUND", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND"}},
-			{"rotateOAuthClientSecret_of_an_owners_client", func(key string) response {
+				return send(rotateClientMutation, map[string]any{"id": c.id})
+			}, []outcome{"401", "NOT_FOUND", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND", "NOT_FOUND", "FORBIDDEN", "FORBIDDEN"}},
+			{"rotateOAuthClientSecret_of_an_owners_client", func(send sender) response {
 				c := e.createClient(tm.owner, "target", nil)
-				return e.gql(key, rotateClientMutation, map[string]any{"id": c.id})
-			}, []outcome{"401", "NOT_FOUND", "FORBIDDEN", "ok", "NOT_FOUND"}},
-			{"revokeOAuthClient_of_the_owner", func(key string) response {
+				return send(rotateClientMutation, map[string]any{"id": c.id})
+			}, []outcome{"401", "NOT_FOUND", "FORBIDDEN", "ok", "NOT_FOUND", "NOT_FOUND", "FORBIDDEN", "ok"}},
+			{"revokeOAuthClient_of_the_owner", func(send sender) response {
 				c := e.createClient(tm.owner, "target", nil)
-				return e.gql(key, revokeClientMutation, map[string]any{"id": c.id})
-			}, []outcome{"401", "NOT_FOUND", "ok", "ok", "NOT_FOUND"}},
-			{"organization_oauthClients", func(key string) response {
-				return e.gql(key, `{ viewer { organization { oauthClients { edges { node { id } } } } } }`, nil)
-			}, []outcome{"401", "FORBIDDEN", "ok", "ok", "ok"}},
-			{"organization_apiKeys", func(key string) response {
-				return e.gql(key, `{ viewer { organization { apiKeys { edges { node { id } } } } } }`, nil)
-			}, []outcome{"401", "FORBIDDEN", "ok", "ok", "ok"}},
-			{"organization_members", func(key string) response {
-				return e.gql(key, `{ viewer { organization { members { edges { node { role } } } } } }`, nil)
-			}, []outcome{"401", "FORBIDDEN", "ok", "ok", "ok"}},
-			{"organization_auditLog", func(key string) response {
-				return e.gql(key, `{ viewer { organization { auditLog { edges { node { action } } } } } }`, nil)
-			}, []outcome{"401", "FORBIDDEN", "ok", "ok", "ok"}},
+				return send(revokeClientMutation, map[string]any{"id": c.id})
+			}, []outcome{"401", "NOT_FOUND", "ok", "ok", "NOT_FOUND", "NOT_FOUND", "ok", "ok"}},
+			{"organization_oauthClients", func(send sender) response {
+				return send(`{ viewer { organization { oauthClients { edges { node { id } } } } } }`, nil)
+			}, []outcome{"401", "FORBIDDEN", "ok", "ok", "ok", "FORBIDDEN", "ok", "ok"}},
+			{"organization_apiKeys", func(send sender) response {
+				return send(`{ viewer { organization { apiKeys { edges { node { id } } } } } }`, nil)
+			}, []outcome{"401", "FORBIDDEN", "ok", "ok", "ok", "FORBIDDEN", "ok", "ok"}},
+			{"organization_members", func(send sender) response {
+				return send(`{ viewer { organization { members { edges { node { role } } } } } }`, nil)
+			}, []outcome{"401", "FORBIDDEN", "ok", "ok", "ok", "FORBIDDEN", "ok", "ok"}},
+			{"organization_auditLog", func(send sender) response {
+				return send(`{ viewer { organization { auditLog { edges { node { action } } } } } }`, nil)
+			}, []outcome{"401", "FORBIDDEN", "ok", "ok", "ok", "FORBIDDEN", "ok", "ok"}},
 		}
+		ops = append(ops, []struct {
+			name string
+			run  func(send sender) response
+			want []outcome
+		}{
+			{"inviteMember", func(send sender) response {
+				fresh++
+				return send(`mutation($in: InviteMemberInput!) { inviteMember(input: $in) { link } }`,
+					map[string]any{"in": map[string]any{"email": fmt.Sprintf("invitee%d@acme.test", fresh), "role": "MEMBER"}})
+			}, []outcome{"401", "FORBIDDEN", "ok", "ok", "ok", "FORBIDDEN", "ok", "ok"}},
+			{"revokeInvitation", func(send sender) response {
+				fresh++
+				id := invite(fmt.Sprintf("withdrawn%d@acme.test", fresh))
+				return send(`mutation($id: ID!) { revokeInvitation(id: $id) { id } }`, map[string]any{"id": id})
+			}, []outcome{"401", "FORBIDDEN", "ok", "ok", "NOT_FOUND", "FORBIDDEN", "ok", "ok"}},
+			{"organization_invitations", func(send sender) response {
+				return send(`{ viewer { organization { invitations { edges { node { email } } } } } }`, nil)
+			}, []outcome{"401", "FORBIDDEN", "ok", "ok", "ok", "FORBIDDEN", "ok", "ok"}},
+			{"changePassword_with_a_wrong_current_password", func(send sender) response {
+				return send(`mutation($in: ChangePasswordInput!) { changePassword(input: $in) { endedSessions } }`,
+					map[string]any{"in": map[string]any{"currentPassword": "not it at all", "newPassword": "something long enough"}})
+			}, []outcome{"401", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "BAD_USER_INPUT", "BAD_USER_INPUT", "BAD_USER_INPUT"}},
+			{"revokeSession_of_an_unknown_session", func(send sender) response {
+				return send(`mutation($id: ID!) { revokeSession(id: $id) { id } }`, map[string]any{"id": "01900000-0000-7000-8000-000000000000"})
+			}, []outcome{"401", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND", "NOT_FOUND", "NOT_FOUND"}},
+			{"viewer_sessions", func(send sender) response {
+				return send(`{ viewer { sessions { id current } } }`, nil)
+			}, []outcome{"401", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "ok", "ok", "ok"}},
+		}...)
 		for _, op := range ops {
 			for i, c := range callers {
 				t.Run(op.name+"/"+c.name, func(t *testing.T) {
-					check(t, op.run(c.key()), op.want[i])
+					check(t, op.run(c.send), op.want[i])
 				})
 			}
 		}
@@ -294,6 +342,7 @@ func TestCreateAPIKeyInput(t *testing.T) {
 			{"control_character_in_name", map[string]any{"name": "a\x1bb"}},
 			{"newline_in_name", map[string]any{"name": "a\nb"}},
 			{"bidi_override_in_name", map[string]any{"name": "abc\u202Eexe.txt"}},
+			{"zero_width_space_in_name", map[string]any{"name": "adm\u200Bin key"}},
 			{"unknown_scope", map[string]any{"name": "k", "scopes": []string{"keys:read", "root:all"}}},
 			{"past_expiry", map[string]any{"name": "k", "expiresAt": past}},
 			{"unparsable_expiry", map[string]any{"name": "k", "expiresAt": "tomorrow"}},
@@ -400,25 +449,24 @@ func TestScopesAndRoleCeiling(t *testing.T) {
 			e.gql(tm.admin.key, removeMemberMutation, map[string]any{"in": map[string]any{"userId": leaver.userID}}).ok(t)
 			assertInvalidToken(t, e.gql(leaver.key, `{ viewer { role } }`, nil))
 		})
-		t.Run("the_last_owner_cannot_leave_or_be_demoted", func(t *testing.T) {
-			r := e.gql(tm.owner.key, removeMemberMutation, map[string]any{"in": map[string]any{"userId": tm.owner.userID}})
-			if r.code() != "BAD_USER_INPUT" {
-				t.Fatalf("got %s", r.Body)
-			}
-			r = e.gql(tm.owner.key, updateRoleMutation, map[string]any{"in": map[string]any{"userId": tm.owner.userID, "role": "ADMIN"}})
+		t.Run("the_last_owner_cannot_be_demoted", func(t *testing.T) {
+			r := e.gql(tm.owner.key, updateRoleMutation, map[string]any{"in": map[string]any{"userId": tm.owner.userID, "role": "ADMIN"}})
 			if r.code() != "BAD_USER_INPUT" {
 				t.Fatalf("got %s", r.Body)
 			}
 			e.gql(tm.owner.key, `{ viewer { role } }`, nil).ok(t)
 		})
-		t.Run("a_credential_cannot_make_its_creator_leave", func(t *testing.T) {
+		t.Run("no_credential_removes_its_own_creator_whatever_the_role", func(t *testing.T) {
 			leaver := e.addMember(tm.owner.slug, "self@acme.test", auth.RoleMember)
-			r := e.gql(leaver.key, removeMemberMutation, map[string]any{"in": map[string]any{"userId": leaver.userID}})
-			if r.code() != "FORBIDDEN" {
-				t.Fatalf("%s", r.Body)
+			for _, a := range []actor{leaver, tm.admin, tm.owner} {
+				r := e.gql(a.key, removeMemberMutation, map[string]any{"in": map[string]any{"userId": a.userID}})
+				if r.code() != "FORBIDDEN" || !strings.Contains(r.Errors[0].Message, "cannot remove the person who created it") {
+					t.Fatalf("%s: %s", a.name, r.Body)
+				}
+				e.gql(a.key, `{ viewer { role } }`, nil).ok(t)
 			}
 			_, readOnly := e.createKey(tm.owner, "read only owner key", map[string]any{"scopes": []string{"keys:read"}})
-			r = e.gql(readOnly, removeMemberMutation, map[string]any{"in": map[string]any{"userId": tm.owner.userID}})
+			r := e.gql(readOnly, removeMemberMutation, map[string]any{"in": map[string]any{"userId": tm.owner.userID}})
 			if r.code() != "FORBIDDEN" {
 				t.Fatalf("%s", r.Body)
 			}

@@ -16,14 +16,20 @@ const realm = `Bearer realm="pentographer"`
 // the principal into the context. Every failure is a 401 of RFC 6750 §3 whose
 // description never repeats the presented credential.
 func (s *Server) requireBearer(next http.Handler) http.Handler {
+	return s.requireBearerFor(realm, next)
+}
+
+// requireBearerFor is requireBearer whose challenges start with challenge (realm
+// and any further parameters of the protected resource).
+func (s *Server) requireBearerFor(challenge string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if credentialInURL(r.URL) {
-			unauthorized(w, "invalid_request", "credentials must be sent in the Authorization header, never in the URL")
+			unauthorized(w, challenge, "invalid_request", "credentials must be sent in the Authorization header, never in the URL")
 			return
 		}
 		values := r.Header.Values("Authorization")
 		if len(values) > 1 {
-			unauthorized(w, "invalid_request", "send exactly one Authorization header")
+			unauthorized(w, challenge, "invalid_request", "send exactly one Authorization header")
 			return
 		}
 		header := ""
@@ -33,13 +39,13 @@ func (s *Server) requireBearer(next http.Handler) http.Handler {
 		p, err := s.authn.Authenticate(r.Context(), header)
 		switch {
 		case errors.Is(err, auth.ErrNoCredential):
-			w.Header().Set("WWW-Authenticate", realm)
+			w.Header().Set("WWW-Authenticate", challenge)
 			writeJSON(w, http.StatusUnauthorized, map[string]string{
 				"error": "unauthorized", "error_description": err.Error(),
 			})
 			return
 		case auth.KindOf(err) == auth.KindUnauthenticated:
-			unauthorized(w, "invalid_token", err.Error())
+			unauthorized(w, challenge, "invalid_token", err.Error())
 			return
 		case err != nil:
 			s.log.ErrorContext(r.Context(), "authentication failed", "request_id", requestIDFrom(r.Context()), "error", err)
@@ -56,8 +62,8 @@ func (s *Server) requireBearer(next http.Handler) http.Handler {
 }
 
 // unauthorized writes a 401 with an RFC 6750 challenge naming the error code.
-func unauthorized(w http.ResponseWriter, code, desc string) {
-	w.Header().Set("WWW-Authenticate", realm+`, error="`+code+`", error_description="`+desc+`"`)
+func unauthorized(w http.ResponseWriter, challenge, code, desc string) {
+	w.Header().Set("WWW-Authenticate", challenge+`, error="`+code+`", error_description="`+desc+`"`)
 	writeJSON(w, http.StatusUnauthorized, map[string]string{"error": code, "error_description": desc})
 }
 

@@ -60,8 +60,14 @@ type env struct {
 // newEnv starts a server over st; tweaks adjust the service options.
 func newEnv(t testing.TB, st *store.Store, tweaks ...func(*auth.Options)) *env {
 	t.Helper()
+	return newEnvConfig(t, st, nil, tweaks...)
+}
+
+// newEnvConfig is newEnv with a tweak of the server's configuration too.
+func newEnvConfig(t testing.TB, st *store.Store, cfgTweak func(*Config), tweaks ...func(*auth.Options)) *env {
+	t.Helper()
 	e := &env{t: t, st: st, logs: &syncBuffer{}, clock: &fakeClock{}}
-	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(RedactingHandler(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	catalog, err := auth.NewCatalog([]string{"findings:read"})
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +89,10 @@ func newEnv(t testing.TB, st *store.Store, tweaks ...func(*auth.Options)) *env {
 	}
 	cfg := DefaultConfig()
 	cfg.PublicURL = publicURL
-	e.srv = New(cfg, log, st, e.svc)
+	if cfgTweak != nil {
+		cfgTweak(&cfg)
+	}
+	e.srv = New(cfg, log, e.svc, st.Ping)
 	e.http.Config.Handler = e.srv.Handler()
 	e.http.Start()
 	t.Cleanup(e.http.Close)
@@ -97,11 +106,12 @@ func forEachEnv(t *testing.T, fn func(t *testing.T, e *env)) {
 
 // actor is an enrolled person and their API key.
 type actor struct {
-	name   string
-	key    string
-	userID string
-	orgID  string
-	slug   string
+	name     string
+	password string // the first password (empty for a person who existed already)
+	key      string
+	userID   string
+	orgID    string
+	slug     string
 }
 
 func (e *env) bootstrap(org, email string) actor {
@@ -123,7 +133,7 @@ func (e *env) addMember(slug, email string, role auth.Role) actor {
 }
 
 func actorOf(en auth.Enrollment) actor {
-	return actor{name: en.User.Email, key: en.APIKey, userID: en.User.ID, orgID: en.Organization.ID, slug: en.Organization.Slug}
+	return actor{name: en.User.Email, password: en.Password, key: en.APIKey, userID: en.User.ID, orgID: en.Organization.ID, slug: en.Organization.Slug}
 }
 
 // team is the cast of the authorization tests: one organization with an owner,

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -29,6 +28,7 @@ func (s *Server) chain(h http.Handler) http.Handler {
 // requestInfo is filled in as a request travels inward and read by the access log.
 type requestInfo struct {
 	id           string
+	address      string
 	credentialID string
 	method       auth.Method
 }
@@ -56,17 +56,19 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 			id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set("X-Request-Id", id)
-		ri := &requestInfo{id: id}
+		ri := &requestInfo{id: id, address: s.address.resolve(r)}
 		ctx := context.WithValue(r.Context(), requestInfoKey{}, ri)
 		ctx = auth.WithRequestMeta(ctx, auth.RequestMeta{
-			RequestID: id, Address: clientAddress(r), UserAgent: r.UserAgent(),
+			RequestID: id, Address: ri.address, UserAgent: r.UserAgent(),
 		})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
+// safeRequestID accepts a client's request id when it is short, plain and not
+// credential-shaped (it is echoed and logged).
 func safeRequestID(id string) bool {
-	if id == "" || len(id) > 64 {
+	if id == "" || len(id) > 64 || auth.HasSecretShape(id) {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
@@ -78,15 +80,9 @@ func safeRequestID(id string) bool {
 	return true
 }
 
-// clientAddress is the peer's IP. Proxy headers are not trusted: behind a proxy,
-// every request would otherwise be able to claim any address.
-func clientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// clientAddress is the address the request came from, as the requestID
+// middleware resolved it (trusted proxies considered).
+func clientAddress(r *http.Request) string { return requestInfoFrom(r.Context()).address }
 
 // statusRecorder remembers the status and size of a response for the access log.
 type statusRecorder struct {
@@ -128,7 +124,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			slog.Int("status", rec.status),
 			slog.Int("bytes", rec.bytes),
 			slog.Duration("duration", time.Since(start)),
-			slog.String("remote_addr", clientAddress(r)),
+			slog.String("remote_addr", ri.address),
 		}
 		if ri.credentialID != "" {
 			attrs = append(attrs, slog.String("auth_method", string(ri.method)), slog.String("credential_id", ri.credentialID))

@@ -7,11 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"time"
-
-	"github.com/go-chi/httprate"
 
 	"github.com/pentographer/pentographer/auth"
 )
@@ -138,44 +134,16 @@ func formCredentials(form url.Values) (id, secret string, basic, ok bool, oerr *
 	return form.Get("client_id"), form.Get("client_secret"), false, true, nil
 }
 
-// failureLimiter counts failed client authentications per client id and per
-// address, in a sliding window (go-chi/httprate), and refuses further attempts
-// past the limit with 429 until the window slides on.
-type failureLimiter struct {
-	perClient  *httprate.RateLimiter
-	perAddress *httprate.RateLimiter
-	window     time.Duration
-	clientMax  int
-	addressMax int
-}
-
-func newFailureLimiter(clientMax, addressMax int, window time.Duration) *failureLimiter {
-	// An explicit counter keeps windows aligned to the wall clock, which fail()
-	// relies on to name the current window.
-	return &failureLimiter{
-		perClient:  httprate.NewRateLimiter(clientMax, window, httprate.WithLimitCounter(httprate.NewLocalLimitCounter(window))),
-		perAddress: httprate.NewRateLimiter(addressMax, window, httprate.WithLimitCounter(httprate.NewLocalLimitCounter(window))),
-		window:     window, clientMax: clientMax, addressMax: addressMax,
+// The client-authentication failure counters are keyed where the attacker
+// stands: a client id with the address it was tried from, and the address alone.
+// A client id is public (it is in tokens and the audit log), so failures with it
+// from one address must not lock its owner out everywhere.
+func (s *Server) clientLimits(clientID, address string) []limit {
+	return []limit{
+		{"client:" + address + "\x00" + clientID, s.cfg.ClientFailureLimit},
+		{"client-addr:" + address, s.cfg.AddressFailureLimit},
 	}
 }
-
-// blocked reports whether either key has used up its failures.
-func (l *failureLimiter) blocked(clientID, address string) bool {
-	over := func(rl *httprate.RateLimiter, key string, max int) bool {
-		_, rate, err := rl.Status(key)
-		return err == nil && rate >= float64(max)
-	}
-	return over(l.perClient, "client:"+clientID, l.clientMax) || over(l.perAddress, "addr:"+address, l.addressMax)
-}
-
-// fail records one failed attempt for both keys.
-func (l *failureLimiter) fail(clientID, address string) {
-	window := time.Now().UTC().Truncate(l.window)
-	_ = l.perClient.Counter().IncrementBy("client:"+clientID, window, 1)
-	_ = l.perAddress.Counter().IncrementBy("addr:"+address, window, 1)
-}
-
-func (l *failureLimiter) retryAfter() string { return strconv.Itoa(int(l.window / time.Second)) }
 
 // authenticateClient runs client authentication with the failure limit. It
 // returns the client principal or writes the error answer.
@@ -189,17 +157,17 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form
 		writeOAuthError(w, invalidClient(basic))
 		return nil, false
 	}
-	addr := clientAddress(r)
-	if s.limiter.blocked(id, addr) {
-		w.Header().Set("Retry-After", s.limiter.retryAfter())
+	limits := s.clientLimits(id, clientAddress(r))
+	if s.clientFailures.blocked(limits...) {
+		w.Header().Set("Retry-After", s.clientFailures.retryAfter())
 		writeOAuth(w, http.StatusTooManyRequests, map[string]string{
 			"error": "temporarily_unavailable", "error_description": "too many failed attempts; retry later",
 		})
 		return nil, false
 	}
-	client, err := s.svc.AuthenticateClient(r.Context(), id, secret)
+	client, err := s.authn.AuthenticateClient(r.Context(), id, secret)
 	if auth.KindOf(err) == auth.KindUnauthenticated {
-		s.limiter.fail(id, addr)
+		s.clientFailures.fail(limits...)
 		writeOAuthError(w, invalidClient(basic))
 		return nil, false
 	}
@@ -264,7 +232,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	if h := r.Header.Get("Authorization"); len(r.Header.Values("Authorization")) == 1 && strings.HasPrefix(strings.ToLower(h), "bearer ") {
 		p, err := s.authn.Authenticate(ctx, h)
 		if err != nil {
-			unauthorized(w, "invalid_token", "the bearer credential is invalid")
+			unauthorized(w, realm, "invalid_token", "the bearer credential is invalid")
 			return
 		}
 		ctx = auth.WithPrincipal(ctx, p)
@@ -329,6 +297,23 @@ func (s *Server) metadata(w http.ResponseWriter, _ *http.Request) {
 		"revocation_endpoint_auth_methods_supported":    authMethods,
 		"scopes_supported":                          []string(s.svc.Scopes().All()),
 		"access_token_signing_alg_values_supported": auth.SigningAlgs,
+		// RFC 9728 §4: the protected resources this server issues tokens for
+		// that publish their own metadata.
+		"protected_resources": []string{base + "/mcp"},
+	})
+}
+
+// resourceMetadata is GET /.well-known/oauth-protected-resource[/mcp]: the RFC
+// 9728 metadata of the MCP endpoint, which the 401 challenges of /mcp point at.
+func (s *Server) resourceMetadata(w http.ResponseWriter, _ *http.Request) {
+	base := s.cfg.PublicURL
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	writeJSON(w, http.StatusOK, map[string]any{
+		"resource":                 base + "/mcp",
+		"authorization_servers":    []string{base},
+		"scopes_supported":         []string(s.svc.Scopes().All()),
+		"bearer_methods_supported": []string{"header"},
+		"resource_name":            "Pentographer MCP server",
 	})
 }
 

@@ -22,6 +22,8 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/pentographer/pentographer/auth"
+	"github.com/pentographer/pentographer/store"
+	"github.com/pentographer/pentographer/store/storetest"
 )
 
 const (
@@ -392,6 +394,12 @@ func TestForgedTokensAreRefused(t *testing.T) {
 			"unknown_client":               signWith(t, e, jwt.SigningMethodES256, nil, claims(func(m jwt.MapClaims) { m["client_id"], m["sub"] = "ptgc_x", "ptgc_x" })),
 			"ES384_header_on_an_ES256_key": strings.Replace(good, parts[0], b64.EncodeToString([]byte(`{"alg":"ES384","kid":"x","typ":"at+jwt"}`)), 1),
 			"garbage_with_two_dots":        "a.b.c",
+			"unknown_crit_header":          signWith(t, e, jwt.SigningMethodES256, map[string]any{"crit": []string{"exp"}}, claims(nil)),
+			"exp_written_as_a_string":      signWith(t, e, jwt.SigningMethodES256, nil, claims(func(m jwt.MapClaims) { m["exp"] = fmt.Sprint(now.Add(time.Hour).Unix()) })),
+			"iat_written_as_a_string":      signWith(t, e, jwt.SigningMethodES256, nil, claims(func(m jwt.MapClaims) { m["iat"] = fmt.Sprint(now.Unix()) })),
+			"nbf_written_as_a_string":      signWith(t, e, jwt.SigningMethodES256, nil, claims(func(m jwt.MapClaims) { m["nbf"] = fmt.Sprint(now.Unix()) })),
+			"no_iat":                       signWith(t, e, jwt.SigningMethodES256, nil, claims(func(m jwt.MapClaims) { delete(m, "iat") })),
+			"lives_longer_than_issued":     signWith(t, e, jwt.SigningMethodES256, nil, claims(func(m jwt.MapClaims) { m["iat"], m["exp"] = now.Add(-time.Minute).Unix(), now.Add(2*time.Hour).Unix() })),
 		}
 		for name, token := range cases {
 			t.Run(name, func(t *testing.T) {
@@ -554,6 +562,52 @@ func TestSigningKeyRotation(t *testing.T) {
 				t.Fatalf("JWKS %+v", keys)
 			}
 		})
+	})
+}
+
+func TestARevokedSigningKeyIsWithdrawnEverywhere(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
+		a := newEnv(t, st)
+		b := newEnv(t, st, func(o *auth.Options) { o.Tokens = a.svc.Tokens() }) // one deployment, one issuer
+		owner := a.bootstrap("Acme", "owner@acme.test")
+		c := a.createClient(owner, "leaky", nil)
+		leaked := a.token(c, "")
+		a.gql(leaked, `{ viewer { role } }`, nil).ok(t)
+		b.gql(leaked, `{ viewer { role } }`, nil).ok(t)
+		keys, err := st.ListSigningKeys(context.Background())
+		must(t, err)
+		kid := keys[0].ID
+		// The operator revokes it from the command line (a service of its own).
+		cli := auth.NewService(st, auth.Options{Tokens: a.svc.Tokens()})
+		newKid, err := cli.RevokeSigningKey(context.Background(), kid)
+		if err != nil || newKid == "" || newKid == kid {
+			t.Fatalf("revoke: %q %v", newKid, err)
+		}
+		if _, err := cli.RevokeSigningKey(context.Background(), kid); auth.KindOf(err) != auth.KindInvalid {
+			t.Fatalf("revoking twice: %v", err)
+		}
+		if _, err := cli.RevokeSigningKey(context.Background(), "nope"); auth.KindOf(err) != auth.KindInvalid {
+			t.Fatalf("revoking an unknown kid: %v", err)
+		}
+		// Every replica refuses its tokens within the key refresh interval (50 ms
+		// in tests) plus the cache bound.
+		time.Sleep(50*time.Millisecond + auth.DefaultCacheTTL + 20*time.Millisecond)
+		for _, e := range []*env{a, b} {
+			assertInvalidToken(t, e.gql(leaked, `{ viewer { role } }`, nil))
+			jwks, err := e.svc.JWKS(context.Background())
+			must(t, err)
+			for _, k := range jwks {
+				if k.KeyID == kid {
+					t.Fatal("the revoked key is still in the JWKS")
+				}
+			}
+			fresh := e.token(c, "")
+			e.gql(fresh, `{ viewer { role } }`, nil).ok(t)
+		}
+		r := a.gql(owner.key, `{ viewer { organization { auditLog(first: 5) { edges { node { action targetId } } } } } }`, nil).ok(t)
+		if !strings.Contains(string(r.Body), `"action":"signing_key.revoked","targetId":"`+kid+`"`) {
+			t.Fatalf("audit: %s", r.Body)
+		}
 	})
 }
 

@@ -9,12 +9,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/go-chi/httprate"
+
 	"github.com/pentographer/pentographer/auth"
 	"github.com/pentographer/pentographer/graph"
-	"github.com/pentographer/pentographer/store"
+	"github.com/pentographer/pentographer/mcp"
 	"github.com/pentographer/pentographer/web"
 )
 
@@ -29,11 +32,27 @@ type Config struct {
 	// Limits bound GraphQL queries.
 	Limits graph.Limits
 	// ClientFailureLimit and AddressFailureLimit are how many failed client
-	// authentications one client id, or one address, may have per
-	// FailureWindow before the OAuth endpoints answer 429.
+	// authentications one client id from one address, or one address for all
+	// client ids, may have per FailureWindow before the OAuth endpoints answer
+	// 429 there. A client id is public, so its failures lock out only the
+	// address they came from: the right secret from elsewhere always works.
 	ClientFailureLimit  int
 	AddressFailureLimit int
 	FailureWindow       time.Duration
+	// TrustedProxies are the peers whose forwarding headers are believed for
+	// the client's address (PTG_TRUSTED_PROXIES).
+	TrustedProxies []netip.Prefix
+	// SignInAccountLimit, SignInAccountAddressLimit and SignInAddressLimit are
+	// how many failed sign-ins one account (from everywhere), one account from
+	// one address, and one address (for every account) may have per
+	// SignInWindow before /login answers 429 there.
+	SignInAccountLimit        int
+	SignInAccountAddressLimit int
+	SignInAddressLimit        int
+	SignInWindow              time.Duration
+	// MCPRate is how many requests one credential may make to /mcp per minute
+	// before it gets 429.
+	MCPRate int
 }
 
 // DefaultConfig returns the defaults the command line starts from.
@@ -47,29 +66,46 @@ func DefaultConfig() Config {
 		ClientFailureLimit:  10,
 		AddressFailureLimit: 50,
 		FailureWindow:       time.Minute,
+
+		SignInAccountLimit:        100,
+		SignInAccountAddressLimit: 10,
+		SignInAddressLimit:        50,
+		SignInWindow:              15 * time.Minute,
+
+		MCPRate: 120,
 	}
 }
 
 // Server serves the credentials API.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	store   *store.Store
-	svc     *auth.Service
-	authn   *auth.Authenticator
-	graph   http.Handler
-	limiter *failureLimiter
+	cfg   Config
+	log   *slog.Logger
+	svc   *auth.Service
+	authn *auth.Authenticator
+	graph http.Handler
+	mcp   http.Handler
+	// clientFailures and signInFailures count failed client authentications
+	// and sign-ins.
+	clientFailures *failureLimiter
+	signInFailures *failureLimiter
+	address        addressResolver
+	ready          func(context.Context) error
+	mcpRate        *httprate.RateLimiter
 }
 
-// New builds the server. The caller owns st and closes it after Shutdown.
-func New(cfg Config, log *slog.Logger, st *store.Store, svc *auth.Service) *Server {
+// New builds the server over svc. ready reports whether the server can serve
+// (the store answers); /readyz asks it.
+func New(cfg Config, log *slog.Logger, svc *auth.Service, ready func(context.Context) error) *Server {
+	def := DefaultConfig()
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = def.PublicURL
+	}
 	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = DefaultConfig().MaxBodyBytes
+		cfg.MaxBodyBytes = def.MaxBodyBytes
 	}
 	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = DefaultConfig().RequestTimeout
+		cfg.RequestTimeout = def.RequestTimeout
 	}
-	def := DefaultConfig()
 	if cfg.ClientFailureLimit <= 0 {
 		cfg.ClientFailureLimit = def.ClientFailureLimit
 	}
@@ -79,11 +115,33 @@ func New(cfg Config, log *slog.Logger, st *store.Store, svc *auth.Service) *Serv
 	if cfg.FailureWindow <= 0 {
 		cfg.FailureWindow = def.FailureWindow
 	}
+	if cfg.SignInAccountLimit <= 0 {
+		cfg.SignInAccountLimit = def.SignInAccountLimit
+	}
+	if cfg.SignInAccountAddressLimit <= 0 {
+		cfg.SignInAccountAddressLimit = def.SignInAccountAddressLimit
+	}
+	if cfg.SignInAddressLimit <= 0 {
+		cfg.SignInAddressLimit = def.SignInAddressLimit
+	}
+	if cfg.SignInWindow <= 0 {
+		cfg.SignInWindow = def.SignInWindow
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MCPRate <= 0 {
+		cfg.MCPRate = def.MCPRate
+	}
 	return &Server{
-		cfg: cfg, log: log, store: st, svc: svc,
-		authn:   auth.NewAuthenticator(svc),
-		graph:   graph.NewHandler(svc, log, cfg.Limits),
-		limiter: newFailureLimiter(cfg.ClientFailureLimit, cfg.AddressFailureLimit, cfg.FailureWindow),
+		cfg: cfg, log: log, svc: svc, ready: ready,
+		authn:          svc.Authenticator(),
+		graph:          graph.NewHandler(svc, log, cfg.Limits),
+		mcp:            mcp.NewHandler(svc, mcp.Options{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes}),
+		clientFailures: newFailureLimiter(cfg.FailureWindow),
+		signInFailures: newFailureLimiter(cfg.SignInWindow),
+		address:        addressResolver{trusted: cfg.TrustedProxies},
+		mcpRate:        newMCPRateLimiter(cfg.MCPRate),
 	}
 }
 
@@ -96,7 +154,7 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	explorer := web.Explorer("/graphql")
-	api := s.requireBearer(noStore(via(auth.ChannelGraphQL, s.graph)))
+	api := s.requireCredential(noStore(via(auth.ChannelGraphQL, s.graph)))
 
 	mux.Handle("POST /graphql", api)
 	mux.Handle("GET /graphql", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -115,8 +173,20 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("POST /api/oauth/token", via(auth.ChannelOAuth, http.HandlerFunc(s.token)))
 	mux.Handle("POST /api/oauth/introspect", via(auth.ChannelOAuth, http.HandlerFunc(s.introspect)))
 	mux.Handle("POST /api/oauth/revoke", via(auth.ChannelOAuth, http.HandlerFunc(s.revoke)))
+	mux.Handle("/mcp", s.sameOrigin(s.requireBearerFor(s.mcpChallenge(), s.limitMCP(noStore(via(auth.ChannelMCP, s.mcp))))))
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.metadata)
+	mux.HandleFunc("GET /.well-known/oauth-protected-resource", s.resourceMetadata)
+	mux.HandleFunc("GET /.well-known/oauth-protected-resource/mcp", s.resourceMetadata)
 	mux.HandleFunc("GET /.well-known/jwks.json", s.jwks)
+	mux.Handle("POST /login", s.servePage(s.signIn))
+	mux.Handle("POST /login/organization", s.servePage(s.chooseOrganization))
+	mux.Handle("POST /logout", s.servePage(s.signOut))
+	mux.Handle("GET /api/session", s.servePage(s.currentSession))
+	mux.Handle("POST /api/invitation/inspect", s.servePage(s.inspectInvitation))
+	mux.Handle("POST /api/invitation/accept", s.servePage(s.acceptInvitation))
+	mux.Handle("POST /api/password/reset", s.servePage(s.resetPassword))
+	mux.Handle("GET /api/mcp/config", s.servePage(s.mcpConfig))
+	mux.HandleFunc("GET /{$}", s.home)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	// The catch-all "/" would otherwise answer a wrong method on a known path
@@ -126,6 +196,10 @@ func (s *Server) routes() *http.ServeMux {
 		"/settings": "GET", "/invitation": "GET", "/reset-password": "GET",
 		"/api/oauth/token": "POST", "/api/oauth/introspect": "POST", "/api/oauth/revoke": "POST",
 		"/.well-known/oauth-authorization-server": "GET", "/.well-known/jwks.json": "GET",
+		"/.well-known/oauth-protected-resource": "GET", "/.well-known/oauth-protected-resource/mcp": "GET",
+		"/login/organization": "POST", "/logout": "POST", "/api/session": "GET",
+		"/api/invitation/inspect": "POST", "/api/invitation/accept": "POST", "/api/password/reset": "POST",
+		"/api/mcp/config": "GET",
 	} {
 		mux.Handle(path, methodNotAllowed(allow))
 	}
@@ -174,7 +248,7 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
+	if err := s.ready(ctx); err != nil {
 		s.log.WarnContext(ctx, "readiness check failed", "request_id", requestIDFrom(ctx), "error", err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 		return

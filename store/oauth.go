@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
 
@@ -61,19 +62,24 @@ type ClientCredential struct {
 	Role         string
 }
 
+// clientCredentialQuery selects a client with its creator's current role; the
+// caller adds the WHERE clause.
+const clientCredentialQuery = `SELECT c.id, c.org_id, c.user_id, c.client_id, c.secret_digest, c.scopes,
+		c.revoked_at, c.last_used_at, COALESCE(m.role, '') AS role
+		FROM oauth_clients c LEFT JOIN memberships m ON m.org_id = c.org_id AND m.user_id = c.user_id
+		WHERE `
+
 // OAuthClientCredential finds a client by its public client id, with its
 // creator's role, in one indexed query (for verifying access tokens, whose client
 // id is already authenticated by the signature).
 func (s *Store) OAuthClientCredential(ctx context.Context, clientID string) (ClientCredential, error) {
-	var c ClientCredential
-	res := s.conn(ctx).Raw(`SELECT c.id, c.org_id, c.user_id, c.client_id, c.secret_digest, c.scopes,
-		c.revoked_at, c.last_used_at, COALESCE(m.role, '') AS role
-		FROM oauth_clients c LEFT JOIN memberships m ON m.org_id = c.org_id AND m.user_id = c.user_id
-		WHERE c.client_id = ?`, clientID).Scan(&c)
-	if res.Error == nil && res.RowsAffected == 0 {
-		return c, wrap("oauth client by client id", ErrNotFound)
-	}
-	return c, wrap("oauth client by client id", res.Error)
+	return scanOne[ClientCredential](ctx, s, "oauth client by client id", clientCredentialQuery+"c.client_id = ?", clientID)
+}
+
+// OAuthClientCredentialByID finds a client by record id with its creator's role
+// (to admit a client or its token again inside a change).
+func (s *Store) OAuthClientCredentialByID(ctx context.Context, id string) (ClientCredential, error) {
+	return scanOne[ClientCredential](ctx, s, "oauth client by id", clientCredentialQuery+"c.id = ?", id)
 }
 
 // ClientAuth is what client authentication needs to decide.
@@ -142,6 +148,14 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]SigningKey, error) {
 	var ks []SigningKey
 	err := s.conn(ctx).Order("created_at DESC, id DESC").Find(&ks).Error
 	return ks, wrap("list signing keys", err)
+}
+
+// MarkSigningKeyRevoked withdraws a signing key (leaked): it is retired and
+// revoked, so it neither signs nor verifies. It reports whether a row changed.
+func (s *Store) MarkSigningKeyRevoked(ctx context.Context, kid string, at time.Time) (bool, error) {
+	res := s.conn(ctx).Model(&SigningKey{}).Where("id = ? AND revoked_at IS NULL", kid).
+		Updates(map[string]any{"revoked_at": at, "retired_at": gorm.Expr("COALESCE(retired_at, ?)", at)})
+	return res.RowsAffected > 0, wrap("mark signing key revoked", res.Error)
 }
 
 // RetireSigningKeys marks every active key but keepID as retired.

@@ -67,6 +67,22 @@ func (s *Store) OrganizationBySlug(ctx context.Context, slug string) (Organizati
 	return first[Organization](ctx, s, "organization by slug", "slug = ?", slug)
 }
 
+// OrganizationsByIDs returns the organizations with the given ids, keyed by id.
+func (s *Store) OrganizationsByIDs(ctx context.Context, ids []string) (map[string]Organization, error) {
+	out := make(map[string]Organization, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var orgs []Organization
+	if err := s.conn(ctx).Where("id IN ?", ids).Find(&orgs).Error; err != nil {
+		return nil, wrap("organizations by ids", err)
+	}
+	for _, o := range orgs {
+		out[o.ID] = o
+	}
+	return out, nil
+}
+
 // CountOrganizations counts all organizations.
 func (s *Store) CountOrganizations(ctx context.Context) (int64, error) {
 	var n int64
@@ -224,18 +240,33 @@ type KeyCredential struct {
 	Role       string
 }
 
+// keyCredentialQuery selects a key with its creator's current role; the caller
+// adds the WHERE clause.
+const keyCredentialQuery = `SELECT k.id, k.org_id, k.user_id, k.digest, k.scopes, k.expires_at, k.revoked_at,
+		k.last_used_at, COALESCE(m.role, '') AS role
+		FROM api_keys k LEFT JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.user_id
+		WHERE `
+
 // APIKeyCredentialByDigest finds the key with this digest and its creator's role,
 // in one indexed query.
 func (s *Store) APIKeyCredentialByDigest(ctx context.Context, digest []byte) (KeyCredential, error) {
-	var c KeyCredential
-	res := s.conn(ctx).Raw(`SELECT k.id, k.org_id, k.user_id, k.digest, k.scopes, k.expires_at, k.revoked_at,
-		k.last_used_at, COALESCE(m.role, '') AS role
-		FROM api_keys k LEFT JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.user_id
-		WHERE k.digest = ?`, digest).Scan(&c)
+	return scanOne[KeyCredential](ctx, s, "api key by digest", keyCredentialQuery+"k.digest = ?", digest)
+}
+
+// APIKeyCredentialByID finds a key by record id with its creator's role (to
+// admit its bearer again inside a change).
+func (s *Store) APIKeyCredentialByID(ctx context.Context, id string) (KeyCredential, error) {
+	return scanOne[KeyCredential](ctx, s, "api key by id", keyCredentialQuery+"k.id = ?", id)
+}
+
+// scanOne runs a raw query expected to return one row; no row is ErrNotFound.
+func scanOne[T any](ctx context.Context, s *Store, op, query string, args ...any) (T, error) {
+	var out T
+	res := s.conn(ctx).Raw(query, args...).Scan(&out)
 	if res.Error == nil && res.RowsAffected == 0 {
-		return c, wrap("api key by digest", ErrNotFound)
+		return out, wrap(op, ErrNotFound)
 	}
-	return c, wrap("api key by digest", res.Error)
+	return out, wrap(op, res.Error)
 }
 
 // TouchAPIKey records a use of the key, at most once per interval so that hot keys
@@ -262,17 +293,81 @@ func (s *Store) ListAuditEvents(ctx context.Context, orgID string, p Page) ([]Au
 	return es, more, nil
 }
 
-// LockOrganization takes a row lock on the organization for the rest of the
-// transaction, so that changes which must see a consistent set of its members
-// (such as "keep at least one OWNER") run one at a time. SQLite transactions are
-// already serialized (BEGIN IMMEDIATE), so there it only checks the row exists.
-func (s *Store) LockOrganization(ctx context.Context, orgID string) error {
-	q := s.conn(ctx).Where("id = ?", orgID)
+// LockMode is how strongly a transaction locks an organization.
+type LockMode int
+
+// The lock modes. Every change in an organization takes its organization lock
+// first (one lock order for both stores: organization, then membership, then
+// the rows changed): a change that can revoke or narrow authority
+// (revocations, role changes, removals) takes it exclusively, every other
+// change shared. So a change and a revocation that could affect its actor never
+// overlap: one commits before the other starts.
+const (
+	LockShared LockMode = iota
+	LockExclusive
+)
+
+// LockOrganization takes the organization's lock for the rest of the
+// transaction. On PostgreSQL it is a transaction-level advisory lock keyed by the
+// organization, not a row lock: row share locks let new sharers in ahead of a
+// waiting exclusive locker, so a steady stream of changes could starve a
+// revocation, while the lock manager queues advisory locks fairly. SQLite
+// transactions are already serialized (BEGIN IMMEDIATE), so there it only checks
+// the organization exists.
+func (s *Store) LockOrganization(ctx context.Context, orgID string, mode LockMode) error {
+	if s.dialect == Postgres {
+		fn := "pg_advisory_xact_lock_shared"
+		if mode == LockExclusive {
+			fn = "pg_advisory_xact_lock"
+		}
+		if err := s.conn(ctx).Exec("SELECT "+fn+"(hashtextextended(?, 0))", "organization:"+orgID).Error; err != nil {
+			return wrap("lock organization", err)
+		}
+	}
+	var o Organization
+	return wrap("lock organization", s.conn(ctx).Select("id").Where("id = ?", orgID).Take(&o).Error)
+}
+
+// LockMembership reads a user's membership of an organization with a row lock
+// held to the end of the transaction, so that one person's changes (and the
+// counts they check) run one at a time. ErrNotFound when they are not a member.
+func (s *Store) LockMembership(ctx context.Context, orgID, userID string) (Membership, error) {
+	q := s.conn(ctx).Where("org_id = ? AND user_id = ?", orgID, userID)
 	if s.dialect == Postgres {
 		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
 	}
-	var o Organization
-	return wrap("lock organization", q.Take(&o).Error)
+	var m Membership
+	return m, wrap("lock membership", q.Take(&m).Error)
+}
+
+// CountCredentialsCreatedSince counts the API keys and OAuth clients a user made
+// in an organization at or after since.
+func (s *Store) CountCredentialsCreatedSince(ctx context.Context, orgID, userID string, since time.Time) (int64, error) {
+	var keys, clients int64
+	err := s.conn(ctx).Model(&APIKey{}).Where("org_id = ? AND user_id = ? AND created_at >= ?", orgID, userID, since).Count(&keys).Error
+	if err != nil {
+		return 0, wrap("count api keys created", err)
+	}
+	err = s.conn(ctx).Model(&OAuthClient{}).Where("org_id = ? AND user_id = ? AND created_at >= ?", orgID, userID, since).Count(&clients).Error
+	return keys + clients, wrap("count oauth clients created", err)
+}
+
+// CountActiveAPIKeys counts a user's keys in an organization that are neither
+// revoked nor expired at now.
+func (s *Store) CountActiveAPIKeys(ctx context.Context, orgID, userID string, now time.Time) (int64, error) {
+	var n int64
+	err := s.conn(ctx).Model(&APIKey{}).
+		Where("org_id = ? AND user_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)", orgID, userID, now).
+		Count(&n).Error
+	return n, wrap("count active api keys", err)
+}
+
+// CountActiveOAuthClients counts a user's clients in an organization that are
+// not revoked.
+func (s *Store) CountActiveOAuthClients(ctx context.Context, orgID, userID string) (int64, error) {
+	var n int64
+	err := s.conn(ctx).Model(&OAuthClient{}).Where("org_id = ? AND user_id = ? AND revoked_at IS NULL", orgID, userID).Count(&n).Error
+	return n, wrap("count active oauth clients", err)
 }
 
 // RevokeUserCredentials revokes every active API key and OAuth client a user owns

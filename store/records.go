@@ -33,14 +33,14 @@ type Membership struct {
 
 // APIKey is a scoped ptg_ key. Only the SHA-256 digest of the secret is kept.
 type APIKey struct {
-	ID         string `gorm:"primaryKey;size:36"`
-	OrgID      string `gorm:"size:36;not null;index:ix_api_keys_org_user,priority:1"`
-	UserID     string `gorm:"size:36;not null;index:ix_api_keys_org_user,priority:2"`
-	Name       string `gorm:"size:400;not null"`
-	Digest     []byte `gorm:"not null;uniqueIndex"`
-	Hint       string `gorm:"size:32;not null"`
-	Scopes     string `gorm:"size:2000;not null"`
-	CreatedAt  time.Time
+	ID         string    `gorm:"primaryKey;size:36"`
+	OrgID      string    `gorm:"size:36;not null;index:ix_api_keys_org_user,priority:1;index:ix_api_keys_creator_created,priority:1"`
+	UserID     string    `gorm:"size:36;not null;index:ix_api_keys_org_user,priority:2;index:ix_api_keys_creator_created,priority:2"`
+	Name       string    `gorm:"size:400;not null"`
+	Digest     []byte    `gorm:"not null;uniqueIndex"`
+	Hint       string    `gorm:"size:32;not null"`
+	Scopes     string    `gorm:"size:2000;not null"`
+	CreatedAt  time.Time `gorm:"index:ix_api_keys_creator_created,priority:3"`
 	ExpiresAt  *time.Time
 	LastUsedAt *time.Time
 	RevokedAt  *time.Time
@@ -68,15 +68,15 @@ type AuditEvent struct {
 // OAuthClient is a machine-to-machine client. Its id is public; only the SHA-256
 // digest of its secret is kept.
 type OAuthClient struct {
-	ID              string `gorm:"primaryKey;size:36"`
-	OrgID           string `gorm:"size:36;not null;index:ix_oauth_clients_org_user,priority:1"`
-	UserID          string `gorm:"size:36;not null;index:ix_oauth_clients_org_user,priority:2"`
-	Name            string `gorm:"size:400;not null"`
-	ClientID        string `gorm:"size:64;not null;uniqueIndex"`
-	SecretDigest    []byte `gorm:"not null;uniqueIndex"`
-	SecretHint      string `gorm:"size:32;not null"`
-	Scopes          string `gorm:"size:2000;not null"`
-	CreatedAt       time.Time
+	ID              string    `gorm:"primaryKey;size:36"`
+	OrgID           string    `gorm:"size:36;not null;index:ix_oauth_clients_org_user,priority:1;index:ix_oauth_clients_creator_created,priority:1"`
+	UserID          string    `gorm:"size:36;not null;index:ix_oauth_clients_org_user,priority:2;index:ix_oauth_clients_creator_created,priority:2"`
+	Name            string    `gorm:"size:400;not null"`
+	ClientID        string    `gorm:"size:64;not null;uniqueIndex"`
+	SecretDigest    []byte    `gorm:"not null;uniqueIndex"`
+	SecretHint      string    `gorm:"size:32;not null"`
+	Scopes          string    `gorm:"size:2000;not null"`
+	CreatedAt       time.Time `gorm:"index:ix_oauth_clients_creator_created,priority:3"`
 	LastUsedAt      *time.Time
 	RevokedAt       *time.Time
 	SecretRotatedAt *time.Time
@@ -95,6 +95,8 @@ type SigningKey struct {
 	PrivateKey []byte `gorm:"not null"` // PKCS #8 DER
 	CreatedAt  time.Time
 	RetiredAt  *time.Time
+	// RevokedAt withdraws a leaked key: its tokens are refused at once.
+	RevokedAt *time.Time
 }
 
 // RevokedToken denies one access token (by jti) until it would have expired.
@@ -104,8 +106,55 @@ type RevokedToken struct {
 	ExpiresAt time.Time `gorm:"not null;index"`
 }
 
+// Session is a person signed in to the web pages. Only the SHA-256 digest of its
+// token (the cookie) is kept. OrgID is empty until the person picks the
+// organization the session acts in.
+type Session struct {
+	ID         string    `gorm:"primaryKey;size:36"`
+	UserID     string    `gorm:"size:36;not null;index"`
+	OrgID      string    `gorm:"size:36;not null;default:'';index"`
+	Digest     []byte    `gorm:"not null;uniqueIndex"`
+	CreatedAt  time.Time `gorm:"not null"`
+	LastSeenAt time.Time `gorm:"not null"`
+	// ExpiresAt is the absolute end; the idle end follows LastSeenAt.
+	ExpiresAt time.Time `gorm:"not null"`
+	RevokedAt *time.Time
+	Address   string `gorm:"size:64;not null"`
+	UserAgent string `gorm:"size:512;not null"`
+	User      User   `gorm:"foreignKey:UserID;constraint:OnDelete:CASCADE"`
+}
+
+// Invitation lets the holder of its one-time link join an organization with a
+// role. Only the digest of the link's token is kept.
+type Invitation struct {
+	ID         string    `gorm:"primaryKey;size:36"`
+	OrgID      string    `gorm:"size:36;not null;index"`
+	Email      string    `gorm:"size:320;not null"`
+	Role       string    `gorm:"size:16;not null"`
+	Digest     []byte    `gorm:"not null;uniqueIndex"`
+	InvitedBy  string    `gorm:"size:36;not null"`
+	CreatedAt  time.Time `gorm:"not null"`
+	ExpiresAt  time.Time `gorm:"not null"`
+	AcceptedAt *time.Time
+	AcceptedBy string `gorm:"size:36;not null;default:''"`
+	RevokedAt  *time.Time
+	Org        Organization `gorm:"foreignKey:OrgID;constraint:OnDelete:CASCADE"`
+}
+
+// PasswordReset lets the holder of its one-time link set a person's password
+// (made by an operator). Only the digest of the link's token is kept.
+type PasswordReset struct {
+	ID        string    `gorm:"primaryKey;size:36"`
+	UserID    string    `gorm:"size:36;not null;index"`
+	Digest    []byte    `gorm:"not null;uniqueIndex"`
+	CreatedAt time.Time `gorm:"not null"`
+	ExpiresAt time.Time `gorm:"not null"`
+	UsedAt    *time.Time
+	User      User `gorm:"foreignKey:UserID;constraint:OnDelete:CASCADE"`
+}
+
 // allRecords lists every table, in creation order, for migrations.
 func allRecords() []any {
 	return []any{&Organization{}, &User{}, &Membership{}, &APIKey{}, &AuditEvent{},
-		&OAuthClient{}, &SigningKey{}, &RevokedToken{}}
+		&OAuthClient{}, &SigningKey{}, &RevokedToken{}, &Session{}, &Invitation{}, &PasswordReset{}}
 }

@@ -7,8 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -75,6 +78,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		if path == "" {
 			return nil, errors.New("store: sqlite URL needs a file path, e.g. sqlite:pentographer.db")
 		}
+		if err := checkSQLitePath(path); err != nil {
+			return nil, err
+		}
 		dialector = sqlite.Open(sqliteDSN(path))
 		dialect = SQLite
 		if maxConns == 0 {
@@ -91,7 +97,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	}
 	db, err := gorm.Open(dialector, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", dialect, err)
+		return nil, openError(dialect, rawURL, err)
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
@@ -103,12 +109,96 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	s := &Store{db: db, dialect: dialect, migrating: &sync.Mutex{}}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := s.Ping(pingCtx); err != nil {
+	if err := sqlDB.PingContext(pingCtx); err != nil {
 		_ = sqlDB.Close()
-		return nil, err
+		return nil, openError(dialect, rawURL, err)
 	}
 	return s, nil
 }
+
+// checkSQLitePath explains, before the driver tries, why a SQLite database could
+// not be opened: the driver itself only says "unable to open database file: out of
+// memory (14)". SQLite needs the file readable and writable and, for its
+// write-ahead log, a writable directory beside it. The mode-bit checks also hold
+// for root, whom the operating system would let through.
+func checkSQLitePath(path string) error {
+	if path == ":memory:" {
+		return nil
+	}
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("store: cannot open the SQLite database %q: %s", path, fmt.Sprintf(format, args...))
+	}
+	dir := filepath.Dir(path)
+	di, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fail("the directory %q does not exist; create it or choose another path", dir)
+	case err != nil:
+		return fail("the directory %q cannot be read: %v", dir, osReason(err))
+	case !di.IsDir():
+		return fail("%q is not a directory", dir)
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// SQLite creates it.
+	case err != nil:
+		return fail("%v", osReason(err))
+	case fi.IsDir():
+		return fail("it is a directory, not a database file")
+	case fi.Mode().Perm()&0o222 == 0:
+		return fail("the file is read-only (mode %04o); the server writes to it", fi.Mode().Perm())
+	default:
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			return fail("the file cannot be opened for reading and writing: %v", osReason(err))
+		}
+		_ = f.Close()
+	}
+	if di.Mode().Perm()&0o222 == 0 {
+		return fail("the directory %q is read-only (mode %04o); SQLite writes its journal beside the database", dir, di.Mode().Perm())
+	}
+	// The only portable way to know that a file can be created in dir.
+	probe, err := os.CreateTemp(dir, ".pentographer-write-check-*")
+	if err != nil {
+		return fail("cannot create files in the directory %q (%v); SQLite writes its journal beside the database", dir, osReason(err))
+	}
+	_ = probe.Close()
+	_ = os.Remove(probe.Name())
+	return nil
+}
+
+// osReason is the operating system's reason without the path, which the caller's
+// message names already: "permission denied", "read-only file system".
+func osReason(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// openError names what failed to open: the SQLite driver's "unable to open
+// database file (14)" becomes a hint, and a PostgreSQL password never appears
+// (the driver redacts it today; this holds if it ever does not).
+func openError(dialect Dialect, rawURL string, err error) error {
+	var coded interface{ Code() int }
+	if dialect == SQLite && errors.As(err, &coded) && coded.Code()&0xff == sqliteCantOpen {
+		path := strings.TrimPrefix(strings.TrimPrefix(rawURL, "sqlite:"), "//")
+		return fmt.Errorf("store: cannot open the SQLite database %q: SQLite cannot open the file; "+
+			"check that the path names a file in an existing, writable directory", path)
+	}
+	msg := err.Error()
+	if u, perr := url.Parse(rawURL); perr == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok && pw != "" && strings.Contains(msg, pw) {
+			return fmt.Errorf("store: open %s: %s", dialect, strings.ReplaceAll(msg, pw, "xxxxx"))
+		}
+	}
+	return fmt.Errorf("store: open %s: %w", dialect, err)
+}
+
+// sqliteCantOpen is SQLITE_CANTOPEN, the primary code of every "cannot open" error.
+const sqliteCantOpen = 14
 
 // sqliteDSN sets the pragmas every pooled connection needs: WAL so readers never
 // block the writer, a busy timeout so concurrent writers queue instead of failing

@@ -2,10 +2,10 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -13,13 +13,17 @@ import (
 	"time"
 
 	"github.com/pentographer/pentographer/auth"
+	"github.com/pentographer/pentographer/server"
 )
 
 // Config is every setting of the binary, read from flags and PTG_* variables (a
-// flag wins over its variable). It is built once here and passed down.
+// flag wins over its variable). It is built once here and passed down. A command
+// reads only the settings it takes; the others keep their defaults.
 type Config struct {
-	Listen         string
-	DatabaseURL    string
+	Listen      string
+	DatabaseURL string
+	// PublicURL is the configured public URL; empty means "derived from the
+	// listen address" (see PublicBase).
 	PublicURL      string
 	LogFormat      string
 	LogLevel       string
@@ -34,12 +38,39 @@ type Config struct {
 	SigningAlg     string
 	ClientFailures int
 	AddrFailures   int
+	// Creation limits (auth.CreationLimits).
+	CreateRate     int
+	MaxKeysPerUser int
+	MaxClients     int
+	TrustedProxies string
+	SessionIdle    time.Duration
+	SessionMax     time.Duration
+	MCPRate        int
 }
 
-// option describes one setting: its flag, its variable, its default and its help.
+// group is a set of settings that travel together; a command takes whole groups,
+// so a new setting is one row of the options table and reaches every command of
+// its group.
+type group int
+
+// The groups.
+const (
+	groupStore      group = iota // where the data lives
+	groupLog                     // how the process logs
+	groupScopes                  // the deployment's scope catalog
+	groupSigning                 // how access tokens are signed
+	groupHTTP                    // the server's limits and HTTP settings
+	groupAddress                 // where the server listens and the public URL
+	groupFirstStart              // what the first start creates
+)
+
+// option describes one setting: its flag, its variable, the placeholder shown
+// in help, its default (empty: none, or explained in usage), its help, its group
+// and how it is stored in a Config.
 type option struct {
-	flag, env, def, usage string
-	set                   func(c *Config, v string) error
+	flag, env, arg, def, usage string
+	group                      group
+	set                        func(c *Config, v string) error
 }
 
 func str(p func(*Config) *string) func(*Config, string) error {
@@ -68,22 +99,42 @@ func count(p func(*Config) *int) func(*Config, string) error {
 	}
 }
 
-// options lists every setting; --help prints this table.
+// The defaults of the server and the auth service live in their packages; the
+// table shows them.
+var (
+	serverDefaults = server.DefaultConfig()
+	authDefaults   = auth.DefaultOptions()
+)
+
+// durationText writes a duration as people do: 1h, 30s, 168h.
+func durationText(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
+// options lists every setting, in the order help shows them; it is the single
+// source of their names, variables, defaults and help.
 var options = []option{
-	{"listen", "PTG_LISTEN", ":8080", "address the HTTP server listens on",
-		str(func(c *Config) *string { return &c.Listen })},
-	{"database-url", "PTG_DATABASE_URL", "sqlite:pentographer.db", "store: sqlite:PATH (embedded) or postgres://...",
-		str(func(c *Config) *string { return &c.DatabaseURL })},
-	{"public-url", "PTG_PUBLIC_URL", "http://localhost:8080", "the deployment's public base URL (issuer, links)",
-		str(func(c *Config) *string { return &c.PublicURL })},
-	{"log-format", "PTG_LOG_FORMAT", "auto", "log format: json, text, or auto (text on a terminal, else json)",
-		str(func(c *Config) *string { return &c.LogFormat })},
-	{"log-level", "PTG_LOG_LEVEL", "info", "log level: debug, info, warn or error",
-		str(func(c *Config) *string { return &c.LogLevel })},
-	{"scopes", "PTG_SCOPES", "", "extra scopes for your own resource servers, space- or comma-separated",
-		str(func(c *Config) *string { return &c.ExtraScopes })},
-	{"max-body-bytes", "PTG_MAX_BODY_BYTES", "1048576", "largest request body accepted, in bytes",
-		func(c *Config, v string) error {
+	{"database-url", "PTG_DATABASE_URL", "URL", "sqlite:pentographer.db", "store: sqlite:PATH (embedded) or postgres://...",
+		groupStore, str(func(c *Config) *string { return &c.DatabaseURL })},
+	{"listen", "PTG_LISTEN", "ADDR", ":8080", "address the HTTP server listens on, host:port or :port",
+		groupAddress, str(func(c *Config) *string { return &c.Listen })},
+	{"public-url", "PTG_PUBLIC_URL", "URL", "", "public base URL: token issuer, links (unset: http://localhost:PORT, the port of --listen)",
+		groupAddress, str(func(c *Config) *string { return &c.PublicURL })},
+	{"log-format", "PTG_LOG_FORMAT", "FORMAT", "auto", "log format: json, text, or auto (text on a terminal, else json)",
+		groupLog, str(func(c *Config) *string { return &c.LogFormat })},
+	{"log-level", "PTG_LOG_LEVEL", "LEVEL", "info", "log level: debug, info, warn or error",
+		groupLog, str(func(c *Config) *string { return &c.LogLevel })},
+	{"extra-scopes", "PTG_SCOPES", "SCOPES", "", "extra scopes for your own resource servers, space- or comma-separated",
+		groupScopes, str(func(c *Config) *string { return &c.ExtraScopes })},
+	{"max-body-bytes", "PTG_MAX_BODY_BYTES", "N", strconv.FormatInt(serverDefaults.MaxBodyBytes, 10), "largest request body accepted, in bytes",
+		groupHTTP, func(c *Config, v string) error {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n < 1024 {
 				return fmt.Errorf("want a byte count of at least 1024, got %q", v)
@@ -91,70 +142,105 @@ var options = []option{
 			c.MaxBodyBytes = n
 			return nil
 		}},
-	{"request-timeout", "PTG_REQUEST_TIMEOUT", "30s", "longest time spent on one request",
-		dur(func(c *Config) *time.Duration { return &c.RequestTimeout })},
-	{"shutdown-grace", "PTG_SHUTDOWN_GRACE", "10s", "how long in-flight requests may finish on shutdown",
-		dur(func(c *Config) *time.Duration { return &c.ShutdownGrace })},
-	{"token-ttl", "PTG_TOKEN_TTL", "1h", "lifetime of an access token (1m to 24h)",
-		dur(func(c *Config) *time.Duration { return &c.TokenTTL })},
-	{"token-audience", "PTG_TOKEN_AUDIENCE", "", "aud claim of access tokens (default: the public URL + /graphql)",
-		str(func(c *Config) *string { return &c.TokenAudience })},
-	{"signing-alg", "PTG_SIGNING_ALG", "ES256", "JWS algorithm of new signing keys: ES256, ES384 or RS256",
-		str(func(c *Config) *string { return &c.SigningAlg })},
-	{"client-failure-limit", "PTG_CLIENT_FAILURE_LIMIT", "10", "failed client authentications per client id per minute before 429",
-		count(func(c *Config) *int { return &c.ClientFailures })},
-	{"address-failure-limit", "PTG_ADDRESS_FAILURE_LIMIT", "50", "failed client authentications per address per minute before 429",
-		count(func(c *Config) *int { return &c.AddrFailures })},
-	{"bootstrap-org", "PTG_BOOTSTRAP_ORG", "My Organization", "name of the organization created on first start",
-		str(func(c *Config) *string { return &c.BootstrapOrg })},
-	{"bootstrap-email", "PTG_BOOTSTRAP_EMAIL", "owner@example.com", "email of the owner created on first start",
-		str(func(c *Config) *string { return &c.BootstrapEmail })},
-}
-
-// configFlags registers every option on fs, with defaults taken from the
-// environment, and returns a function that builds the validated Config.
-func configFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) {
-	values := make([]*string, len(options))
-	for i, o := range options {
-		def := o.def
-		if v := getenv(o.env); v != "" {
-			def = v
-		}
-		values[i] = fs.String(o.flag, def, fmt.Sprintf("%s (env %s, default %q)", o.usage, o.env, o.def))
-	}
-	return func() (Config, error) {
-		var c Config
-		for i, o := range options {
-			if err := o.set(&c, *values[i]); err != nil {
-				return c, fmt.Errorf("--%s / %s: %w", o.flag, o.env, err)
+	{"request-timeout", "PTG_REQUEST_TIMEOUT", "DURATION", durationText(serverDefaults.RequestTimeout), "longest time spent on one request",
+		groupHTTP, dur(func(c *Config) *time.Duration { return &c.RequestTimeout })},
+	{"shutdown-grace", "PTG_SHUTDOWN_GRACE", "DURATION", "10s", "how long in-flight requests may finish on shutdown",
+		groupHTTP, dur(func(c *Config) *time.Duration { return &c.ShutdownGrace })},
+	{"token-ttl", "PTG_TOKEN_TTL", "DURATION", durationText(authDefaults.Tokens.TTL), "lifetime of an access token (1m to 24h)",
+		groupSigning, dur(func(c *Config) *time.Duration { return &c.TokenTTL })},
+	{"token-audience", "PTG_TOKEN_AUDIENCE", "AUD", "", "aud claim of access tokens (unset: the public URL + /graphql)",
+		groupHTTP, str(func(c *Config) *string { return &c.TokenAudience })},
+	{"signing-alg", "PTG_SIGNING_ALG", "ALG", authDefaults.Tokens.Alg, "JWS algorithm of new signing keys: ES256, ES384 or RS256",
+		groupSigning, str(func(c *Config) *string { return &c.SigningAlg })},
+	{"client-failure-limit", "PTG_CLIENT_FAILURE_LIMIT", "N", strconv.Itoa(serverDefaults.ClientFailureLimit),
+		"failed client authentications of one client id from one address per minute before 429 there",
+		groupHTTP, count(func(c *Config) *int { return &c.ClientFailures })},
+	{"address-failure-limit", "PTG_ADDRESS_FAILURE_LIMIT", "N", strconv.Itoa(serverDefaults.AddressFailureLimit),
+		"failed client authentications from one address per minute before 429",
+		groupHTTP, count(func(c *Config) *int { return &c.AddrFailures })},
+	{"trusted-proxies", "PTG_TRUSTED_PROXIES", "CIDRS", "",
+		"proxies whose X-Forwarded-For / Forwarded headers are believed (limits, audit), comma-separated CIDRs",
+		groupHTTP, func(c *Config, v string) error {
+			if _, err := server.ParseTrustedProxies(v); err != nil {
+				return err
 			}
-		}
-		return c, c.validate()
-	}
+			c.TrustedProxies = v
+			return nil
+		}},
+	{"create-rate", "PTG_CREATE_RATE", "N", strconv.Itoa(authDefaults.Limits.PerMinute),
+		"API keys and OAuth clients one person may create per minute",
+		groupHTTP, count(func(c *Config) *int { return &c.CreateRate })},
+	{"max-keys-per-user", "PTG_MAX_KEYS_PER_USER", "N", strconv.Itoa(authDefaults.Limits.MaxAPIKeys),
+		"active API keys one person may hold in an organization",
+		groupHTTP, count(func(c *Config) *int { return &c.MaxKeysPerUser })},
+	{"max-clients-per-user", "PTG_MAX_CLIENTS_PER_USER", "N", strconv.Itoa(authDefaults.Limits.MaxOAuthClients),
+		"active OAuth clients one person may hold in an organization",
+		groupHTTP, count(func(c *Config) *int { return &c.MaxClients })},
+	{"mcp-rate", "PTG_MCP_RATE", "N", strconv.Itoa(serverDefaults.MCPRate),
+		"requests one credential may make to /mcp per minute before 429",
+		groupHTTP, count(func(c *Config) *int { return &c.MCPRate })},
+	{"session-idle-timeout", "PTG_SESSION_IDLE_TIMEOUT", "DURATION", durationText(authDefaults.SessionIdle),
+		"a signed-in session not used for this long ends",
+		groupHTTP, dur(func(c *Config) *time.Duration { return &c.SessionIdle })},
+	{"session-lifetime", "PTG_SESSION_LIFETIME", "DURATION", durationText(authDefaults.SessionLifetime),
+		"a signed-in session ends this long after sign-in, used or not",
+		groupHTTP, dur(func(c *Config) *time.Duration { return &c.SessionMax })},
+	{"bootstrap-org", "PTG_BOOTSTRAP_ORG", "NAME", "My Organization", "name of the organization created on first start",
+		groupFirstStart, str(func(c *Config) *string { return &c.BootstrapOrg })},
+	{"bootstrap-email", "PTG_BOOTSTRAP_EMAIL", "EMAIL", "owner@example.com", "email of the owner created on first start",
+		groupFirstStart, str(func(c *Config) *string { return &c.BootstrapEmail })},
 }
 
 func (c Config) validate() error {
-	u, err := url.Parse(c.PublicURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return errors.New("--public-url / PTG_PUBLIC_URL must be an absolute http(s) URL without query or fragment")
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return errors.New("--public-url / PTG_PUBLIC_URL must be an absolute http(s) URL without query or fragment")
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("--listen / PTG_LISTEN must be host:port or :port, not %q", c.Listen)
 	}
 	if err := c.Tokens().Validate(); err != nil {
 		return fmt.Errorf("token settings: %w", err)
 	}
+	if _, err := auth.NormalizeEmail(c.BootstrapEmail); err != nil {
+		return fmt.Errorf("--bootstrap-email / PTG_BOOTSTRAP_EMAIL: %w", err)
+	}
 	switch c.LogFormat {
 	case "auto", "json", "text":
 	default:
-		return fmt.Errorf("--log-format must be auto, json or text, not %q", c.LogFormat)
+		return fmt.Errorf("--log-format / PTG_LOG_FORMAT must be auto, json or text, not %q", c.LogFormat)
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
-		return fmt.Errorf("--log-level must be debug, info, warn or error, not %q", c.LogLevel)
+		return fmt.Errorf("--log-level / PTG_LOG_LEVEL must be debug, info, warn or error, not %q", c.LogLevel)
 	}
 	return nil
 }
 
-// PublicBase is the public URL without a trailing slash.
-func (c Config) PublicBase() string { return strings.TrimRight(c.PublicURL, "/") }
+// PublicBase is the public URL without a trailing slash: the configured one, or
+// else one built from the listen address.
+func (c Config) PublicBase() string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	return publicURLFor(c.Listen)
+}
+
+// publicURLFor is the default public URL of a server listening on addr:
+// http://localhost:PORT when it listens on every interface or on a loopback
+// address, else http://HOST:PORT.
+func publicURLFor(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://localhost"
+	}
+	if ip := net.ParseIP(host); host == "" || host == "localhost" || (ip != nil && (ip.IsUnspecified() || ip.IsLoopback())) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
 
 // Tokens is the access token configuration.
 func (c Config) Tokens() auth.TokenConfig {
@@ -165,9 +251,31 @@ func (c Config) Tokens() auth.TokenConfig {
 	return auth.TokenConfig{Issuer: c.PublicBase(), Audience: aud, TTL: c.TokenTTL, Alg: c.SigningAlg}
 }
 
+// AuthOptions are the auth service's options of this configuration.
+func (c Config) AuthOptions(catalog *auth.Catalog, log *slog.Logger) auth.Options {
+	return auth.Options{
+		Catalog: catalog, Tokens: c.Tokens(), Logger: log, PublicURL: c.PublicBase(),
+		Limits:      auth.CreationLimits{PerMinute: c.CreateRate, MaxAPIKeys: c.MaxKeysPerUser, MaxOAuthClients: c.MaxClients},
+		SessionIdle: c.SessionIdle, SessionLifetime: c.SessionMax,
+	}
+}
+
+// ServerConfig is the HTTP server's part of this configuration.
+func (c Config) ServerConfig() server.Config {
+	proxies, _ := server.ParseTrustedProxies(c.TrustedProxies) // validated when parsed
+	return server.Config{
+		PublicURL: c.PublicBase(), MaxBodyBytes: c.MaxBodyBytes, RequestTimeout: c.RequestTimeout,
+		ClientFailureLimit: c.ClientFailures, AddressFailureLimit: c.AddrFailures, TrustedProxies: proxies,
+		MCPRate: c.MCPRate,
+	}
+}
+
 // Scopes splits the operator's extra scopes.
-func (c Config) Scopes() []string {
-	return strings.FieldsFunc(c.ExtraScopes, func(r rune) bool { return r == ' ' || r == ',' })
+func (c Config) Scopes() []string { return splitList(c.ExtraScopes) }
+
+// splitList splits a space- or comma-separated list.
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' })
 }
 
 // logger builds the process logger: JSON in production, text on a terminal.
@@ -183,8 +291,9 @@ func (c Config) logger(w io.Writer) *slog.Logger {
 			}
 		}
 	}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if text {
-		return slog.New(slog.NewTextHandler(w, opts))
+		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(server.RedactingHandler(h))
 }

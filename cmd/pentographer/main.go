@@ -4,20 +4,20 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"net"
+	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/pentographer/pentographer/auth"
-	"github.com/pentographer/pentographer/server"
+	"github.com/pentographer/pentographer/mcp"
 	"github.com/pentographer/pentographer/store"
 )
 
@@ -28,113 +28,11 @@ func main() {
 	os.Exit(code)
 }
 
-const usage = `pentographer — scoped API keys and OAuth clients for Pentographer.
-
-Usage:
-  pentographer [serve] [flags]              run the server (the default command)
-  pentographer migrate [flags]              create or update the database schema
-  pentographer bootstrap --org NAME --email EMAIL [--json] [flags]
-                                            create an organization, its owner and an owner API key
-  pentographer members add --org SLUG --email EMAIL --role owner|admin|member [--json] [flags]
-                                            add a person to an organization, with an API key
-  pentographer signing-keys rotate [flags]  make a new access token signing key; old ones stay
-                                            published until their tokens expire
-  pentographer version                      print the version
-
-Every flag can also be set by the PTG_* variable named in its help; a flag wins.
-Run "pentographer COMMAND --help" to list a command's flags.
-`
-
-// run executes one command and returns the process exit code.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
-	}
-	if cmd == "signing-keys" {
-		if len(args) == 0 || args[0] != "rotate" {
-			fmt.Fprintln(stderr, `pentographer signing-keys: the only subcommand is "rotate"`)
-			return 2
-		}
-		cmd, args = "signing-keys rotate", args[1:]
-	}
-	if cmd == "members" {
-		if len(args) == 0 || args[0] != "add" {
-			fmt.Fprintln(stderr, `pentographer members: the only subcommand is "add"`)
-			return 2
-		}
-		cmd, args = "members add", args[1:]
-	}
-	// Operator commands are audited as coming from the command line.
-	ctx = auth.WithChannel(ctx, auth.ChannelCLI)
-	var err error
-	switch cmd {
-	case "serve":
-		err = cmdServe(ctx, args, stdout, stderr, getenv)
-	case "migrate":
-		err = cmdMigrate(ctx, args, stdout, stderr, getenv)
-	case "bootstrap", "members add":
-		err = cmdEnroll(ctx, cmd, args, stdout, stderr, getenv)
-	case "signing-keys rotate":
-		err = cmdRotate(ctx, args, stdout, stderr, getenv)
-	case "version":
-		fmt.Fprintln(stdout, "pentographer", version())
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-	default:
-		fmt.Fprintf(stderr, "pentographer: unknown command %q\n\n%s", cmd, usage)
-		return 2
-	}
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if errors.Is(err, errUsage) {
-		return 2
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "pentographer %s: %v\n", cmd, err)
-		return 1
-	}
-	return 0
-}
-
-var errUsage = errors.New("usage error")
-
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
-}
-
-// newFlagSet makes a command's flag set carrying every configuration option.
-func newFlagSet(name string, stderr io.Writer, getenv func(string) string) (*flag.FlagSet, func() (Config, error)) {
-	fs := flag.NewFlagSet("pentographer "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	build := configFlags(fs, getenv)
-	return fs, build
-}
-
-// parse parses args and builds the config; usage errors are reported once.
-func parse(fs *flag.FlagSet, build func() (Config, error), args []string) (Config, error) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return Config{}, err
-		}
-		return Config{}, errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
-		return Config{}, errUsage
-	}
-	return build()
-}
-
 // openServices opens and migrates the store and builds the auth service.
-func openServices(ctx context.Context, cfg Config) (*store.Store, *auth.Service, error) {
+func openServices(ctx context.Context, cfg Config, log *slog.Logger) (*store.Store, *auth.Service, error) {
 	catalog, err := auth.NewCatalog(cfg.Scopes())
 	if err != nil {
-		return nil, nil, fmt.Errorf("--scopes: %w", err)
+		return nil, nil, fmt.Errorf("--extra-scopes / PTG_SCOPES: %w", err)
 	}
 	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{})
 	if err != nil {
@@ -144,154 +42,258 @@ func openServices(ctx context.Context, cfg Config) (*store.Store, *auth.Service,
 		_ = st.Close()
 		return nil, nil, err
 	}
-	return st, auth.NewService(st, auth.Options{Catalog: catalog, Tokens: cfg.Tokens()}), nil
+	return st, auth.NewService(st, cfg.AuthOptions(catalog, log)), nil
 }
 
-func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs, build := newFlagSet("serve", stderr, getenv)
-	cfg, err := parse(fs, build, args)
-	if err != nil {
-		return err
-	}
-	log := cfg.logger(stderr)
-	st, svc, err := openServices(ctx, cfg)
+// operator runs fn with the service over the configured store, audited as a
+// command-line action.
+func operator(ctx context.Context, inv *invocation, cfg Config, fn func(ctx context.Context, st *store.Store, svc *auth.Service) error) error {
+	st, svc, err := openServices(ctx, cfg, cfg.logger(inv.stderr))
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	first, err := svc.BootstrapIfEmpty(ctx, cfg.BootstrapOrg, cfg.BootstrapEmail)
-	if err != nil {
-		return fmt.Errorf("first start: %w", err)
-	}
-	if first != nil {
-		printFirstStart(stdout, cfg, *first)
-	}
-	if err := svc.EnsureSigningKey(ctx); err != nil {
-		return fmt.Errorf("signing key: %w", err)
-	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return err
-	}
-	srv := server.New(server.Config{
-		PublicURL: cfg.PublicBase(), MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout,
-		ClientFailureLimit: cfg.ClientFailures, AddressFailureLimit: cfg.AddrFailures, FailureWindow: time.Minute,
-	}, log, st, svc)
-	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicBase(), "store", string(st.Dialect()))
-	return srv.Serve(ctx, ln, cfg.ShutdownGrace)
+	return fn(auth.WithChannel(ctx, auth.ChannelCLI), st, svc)
 }
 
-// printFirstStart shows the first owner's credentials once, on stdout and never in
-// the logs.
-func printFirstStart(w io.Writer, cfg Config, e auth.Enrollment) {
-	fmt.Fprintf(w, `
-First start: created organization %q (slug %s) and its owner.
-These secrets are shown only now. Store them somewhere safe.
-
-  email:     %s
-  password:  %s
-  API key:   %s
-
-Try it:
-  curl -s %s/graphql -H 'Authorization: Bearer %s' \
-    -H 'Content-Type: application/json' -d '{"query":"{ viewer { role user { email } } }"}'
-
-`, e.Organization.Name, e.Organization.Slug, e.User.Email, e.Password, e.APIKey, cfg.PublicBase(), e.APIKey)
+func cmdMigrate(inv *invocation) func(context.Context, Config) error {
+	return func(ctx context.Context, cfg Config) error {
+		return operator(ctx, inv, cfg, func(_ context.Context, st *store.Store, _ *auth.Service) error {
+			fmt.Fprintf(inv.stdout, "migrated %s store\n", st.Dialect())
+			return nil
+		})
+	}
 }
 
-func cmdRotate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs, build := newFlagSet("signing-keys rotate", stderr, getenv)
-	cfg, err := parse(fs, build, args)
-	if err != nil {
-		return err
+func cmdRotate(inv *invocation) func(context.Context, Config) error {
+	return func(ctx context.Context, cfg Config) error {
+		return operator(ctx, inv, cfg, func(ctx context.Context, _ *store.Store, svc *auth.Service) error {
+			kid, err := svc.RotateSigningKey(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(inv.stdout, "new signing key %s (%s) now signs access tokens; running servers pick it up within seconds\n", kid, cfg.SigningAlg)
+			return nil
+		})
 	}
-	st, svc, err := openServices(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	kid, err := svc.RotateSigningKey(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "new signing key %s (%s) now signs access tokens; running servers pick it up within seconds\n", kid, cfg.SigningAlg)
-	return nil
 }
 
-func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs, build := newFlagSet("migrate", stderr, getenv)
-	cfg, err := parse(fs, build, args)
-	if err != nil {
-		return err
+func cmdResetPassword(inv *invocation) func(context.Context, Config) error {
+	email := inv.stringFlag("email", "EMAIL", "", "the person's email address", true)
+	return func(ctx context.Context, cfg Config) error {
+		return operator(ctx, inv, cfg, func(ctx context.Context, _ *store.Store, svc *auth.Service) error {
+			link, err := svc.IssuePasswordReset(ctx, *email)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(inv.stdout, "Password reset link for %s (valid 24 hours, works once; shown only now):\n\n  %s\n", *email, link)
+			return nil
+		})
 	}
-	st, _, err := openServices(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	fmt.Fprintf(stdout, "migrated %s store\n", st.Dialect())
-	return nil
 }
 
-// cmdEnroll runs "bootstrap" and "members add".
-func cmdEnroll(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs, build := newFlagSet(cmd, stderr, getenv)
-	org := fs.String("org", "", "organization: a name for bootstrap, a slug for members add")
-	email := fs.String("email", "", "the person's email address")
-	roleName := fs.String("role", "", "members add: owner, admin or member")
-	asJSON := fs.Bool("json", false, "print one JSON object (for scripts)")
-	cfg, err := parse(fs, build, args)
-	if err != nil {
-		return err
+func cmdRevokeSigningKey(inv *invocation) func(context.Context, Config) error {
+	return func(ctx context.Context, cfg Config) error {
+		return operator(ctx, inv, cfg, func(ctx context.Context, _ *store.Store, svc *auth.Service) error {
+			kid := inv.positional[0]
+			newKID, err := svc.RevokeSigningKey(ctx, kid)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(inv.stdout, "signing key %s is revoked: its tokens are refused and it has left the JWKS\n", kid)
+			if newKID != "" {
+				fmt.Fprintf(inv.stdout, "it was the active key: new signing key %s (%s) now signs access tokens\n", newKID, cfg.SigningAlg)
+			}
+			return nil
+		})
 	}
-	if *org == "" || *email == "" || (cmd == "members add" && *roleName == "") {
-		fmt.Fprintf(stderr, "pentographer %s needs --org and --email%s\n", cmd, map[bool]string{true: " and --role"}[cmd == "members add"])
-		return errUsage
+}
+
+func cmdBootstrap(inv *invocation) func(context.Context, Config) error {
+	org := inv.stringFlag("org", "NAME", "", "the new organization's name", true)
+	email := inv.stringFlag("email", "EMAIL", "", "the owner's email address", true)
+	asJSON := inv.boolFlag("json", "print one JSON object (for scripts)")
+	return func(ctx context.Context, cfg Config) error {
+		return operator(ctx, inv, cfg, func(ctx context.Context, _ *store.Store, svc *auth.Service) error {
+			e, err := svc.Bootstrap(ctx, *org, *email)
+			if err != nil {
+				return err
+			}
+			return printEnrollment(inv.stdout, e, *asJSON, true)
+		})
 	}
-	st, svc, err := openServices(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	var e auth.Enrollment
-	if cmd == "bootstrap" {
-		e, err = svc.Bootstrap(ctx, *org, *email)
-	} else {
-		role, perr := auth.ParseRole(*roleName)
-		if perr != nil {
-			return perr
+}
+
+func cmdMembersAdd(inv *invocation) func(context.Context, Config) error {
+	org := inv.stringFlag("org", "SLUG", "", "the organization's slug", true)
+	email := inv.stringFlag("email", "EMAIL", "", "the person's email address", true)
+	roleName := inv.stringFlag("role", "ROLE", "", "OWNER, ADMIN or MEMBER (any case)", true)
+	asJSON := inv.boolFlag("json", "print one JSON object (for scripts)")
+	return func(ctx context.Context, cfg Config) error {
+		role, err := auth.ParseRole(*roleName)
+		if err != nil {
+			return usageError(inv, "--role: %v", err)
 		}
-		e, err = svc.AddMember(ctx, *org, *email, role)
+		return operator(ctx, inv, cfg, func(ctx context.Context, _ *store.Store, svc *auth.Service) error {
+			e, err := svc.AddMember(ctx, *org, *email, role)
+			if err != nil {
+				return err
+			}
+			return printEnrollment(inv.stdout, e, *asJSON, true)
+		})
 	}
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return json.NewEncoder(stdout).Encode(enrollmentJSON(e))
-	}
-	fmt.Fprintf(stdout, "organization: %s (slug %s, id %s)\nuser:         %s (id %s)\nrole:         %s\n",
-		e.Organization.Name, e.Organization.Slug, e.Organization.ID, e.User.Email, e.User.ID, e.Role)
-	if e.Password != "" {
-		fmt.Fprintf(stdout, "password:     %s\n", e.Password)
-	} else {
-		fmt.Fprintf(stdout, "password:     (existing user: unchanged)\n")
-	}
-	fmt.Fprintf(stdout, "api key:      %s\n\nThe password and API key are shown only now.\n", e.APIKey)
-	return nil
 }
 
-// enrollmentJSON is the --json shape of SPEC §11. password is null for a user who
-// existed already.
-func enrollmentJSON(e auth.Enrollment) map[string]any {
-	var password any
-	if e.Password != "" {
-		password = e.Password
+func cmdKeysCreate(inv *invocation) func(context.Context, Config) error {
+	org := inv.stringFlag("org", "SLUG", "", "the organization's slug", true)
+	email := inv.stringFlag("email", "EMAIL", "", "the member's email address", true)
+	name := inv.stringFlag("name", "NAME", "Issued by pentographer keys create", "a name for the key", false)
+	scopes := inv.stringFlag("scopes", "SCOPES", "", "the key's scopes, space- or comma-separated; \"none\" for an identity-only key (unset: every scope of the member's role)", false)
+	expires := inv.stringFlag("expires", "WHEN", "", "expiry: a date (2027-01-31), an RFC 3339 time, or a duration from now (90d, 720h); unset: never", false)
+	asJSON := inv.boolFlag("json", "print one JSON object (for scripts)")
+	return func(ctx context.Context, cfg Config) error {
+		in := auth.CreateAPIKeyInput{Name: *name}
+		switch *scopes {
+		case "": // every scope of the member's role
+		case "none":
+			in.Scopes = []string{}
+		default:
+			in.Scopes = splitList(*scopes)
+		}
+		if *expires != "" {
+			at, err := parseExpiry(*expires, time.Now())
+			if err != nil {
+				return usageError(inv, "--expires: %v", err)
+			}
+			in.ExpiresAt = &at
+		}
+		return operator(ctx, inv, cfg, func(ctx context.Context, _ *store.Store, svc *auth.Service) error {
+			e, err := svc.IssueAPIKey(ctx, *org, *email, in)
+			if err != nil {
+				return err
+			}
+			return printEnrollment(inv.stdout, e, *asJSON, false)
+		})
 	}
-	return map[string]any{
-		"organization": map[string]string{"id": e.Organization.ID, "slug": e.Organization.Slug, "name": e.Organization.Name},
-		"user":         map[string]string{"id": e.User.ID, "email": e.User.Email},
-		"role":         strings.ToLower(e.Role.String()),
-		"password":     password,
-		"api_key":      e.APIKey,
+}
+
+func cmdMCPConfig(inv *invocation) func(context.Context, Config) error {
+	editor := inv.stringFlag("editor", "EDITOR", "", strings.Join(mcp.Editors(), ", "), true)
+	serverURL := inv.stringFlag("url", "URL", "", "the server's public URL (unset: $PTG_PUBLIC_URL, else http://localhost plus the port of $PTG_LISTEN)", false)
+	key := inv.stringFlag("key", "KEY", "", "a ptg_ API key to fill in (unset: the placeholder "+mcp.KeyPlaceholder+")", false)
+	return func(context.Context, Config) error {
+		u := *serverURL
+		if u == "" {
+			u = inv.getenv("PTG_PUBLIC_URL")
+		}
+		if u == "" {
+			listen := inv.getenv("PTG_LISTEN")
+			if listen == "" {
+				listen = ":8080"
+			}
+			u = publicURLFor(listen)
+		}
+		snippet, err := mcp.EditorConfig(*editor, u, *key)
+		if err != nil {
+			return usageError(inv, "%v", err)
+		}
+		fmt.Fprint(inv.stdout, snippet)
+		return nil
 	}
+}
+
+func cmdVersion(inv *invocation) func(context.Context, Config) error {
+	return func(context.Context, Config) error {
+		fmt.Fprintln(inv.stdout, "pentographer", version())
+		return nil
+	}
+}
+
+// usageError reports a bad flag value like any other usage mistake (exit code 2).
+func usageError(inv *invocation, format string, args ...any) error {
+	fmt.Fprintf(inv.stderr, "pentographer %s: %s\nRun \"pentographer %s --help\" for usage.\n",
+		inv.cmd.name, fmt.Sprintf(format, args...), inv.cmd.name)
+	return errUsage
+}
+
+// parseExpiry reads --expires: a date (midnight UTC), an RFC 3339 time, or a
+// duration from now in hours and smaller units or in days ("90d").
+func parseExpiry(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n > 0 {
+			return now.AddDate(0, 0, n), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return now.Add(d), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a date (2027-01-31), an RFC 3339 time or a positive duration (90d, 720h)", s)
+}
+
+// version describes this build: the module version, the commit when known, and
+// the Go release it was built with.
+func version() string {
+	v := "(devel)"
+	bi, ok := debug.ReadBuildInfo()
+	if ok && bi.Main.Version != "" {
+		v = bi.Main.Version
+	}
+	if ok {
+		var rev, dirty string
+		for _, s := range bi.Settings {
+			switch {
+			case s.Key == "vcs.revision" && len(s.Value) >= 12:
+				rev = s.Value[:12]
+			case s.Key == "vcs.modified" && s.Value == "true":
+				dirty = ", modified"
+			}
+		}
+		if rev != "" {
+			v += " (commit " + rev + dirty + ")"
+		}
+	}
+	return v + " " + runtime.Version()
+}
+
+// printEnrollment prints what an operator command made: as text, or as the one
+// JSON object of SPEC §11 (organization, user, role, password, api_key; password
+// only where a person can be created, and null for one who existed already).
+func printEnrollment(w io.Writer, e auth.Enrollment, asJSON, withPassword bool) error {
+	if asJSON {
+		out := map[string]any{
+			"organization": map[string]string{"id": e.Organization.ID, "slug": e.Organization.Slug, "name": e.Organization.Name},
+			"user":         map[string]string{"id": e.User.ID, "email": e.User.Email},
+			"role":         e.Role.String(),
+			"api_key":      e.APIKey,
+		}
+		if withPassword {
+			var password any
+			if e.Password != "" {
+				password = e.Password
+			}
+			out["password"] = password
+		}
+		return json.NewEncoder(w).Encode(out)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "organization: %s (slug %s, id %s)\nuser:         %s (id %s)\nrole:         %s\n",
+		e.Organization.Name, e.Organization.Slug, e.Organization.ID, e.User.Email, e.User.ID, e.Role)
+	shown := "The API key is shown only now."
+	if withPassword {
+		if e.Password != "" {
+			fmt.Fprintf(&b, "password:     %s\n", e.Password)
+			shown = "The password and API key are shown only now."
+		} else {
+			b.WriteString("password:     (existing user: unchanged)\n")
+		}
+	}
+	fmt.Fprintf(&b, "api key:      %s\n\n%s\n", e.APIKey, shown)
+	_, err := io.WriteString(w, b.String())
+	return err
 }

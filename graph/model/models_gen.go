@@ -70,6 +70,17 @@ type AuditEventEdge struct {
 	Cursor string      `json:"cursor"`
 }
 
+type ChangePasswordInput struct {
+	CurrentPassword string `json:"currentPassword"`
+	// At least 12 characters.
+	NewPassword string `json:"newPassword"`
+}
+
+type ChangePasswordPayload struct {
+	// How many other sessions of yours ended.
+	EndedSessions int `json:"endedSessions"`
+}
+
 type CreateAPIKeyInput struct {
 	// 1 to 100 characters; no control or bidirectional formatting characters.
 	Name string `json:"name"`
@@ -90,6 +101,37 @@ type CreateOAuthClientInput struct {
 	Name string `json:"name"`
 	// A subset of the scopes the caller holds; default: all of them.
 	Scopes []string `json:"scopes,omitempty"`
+}
+
+// An invitation to join the organization; its link is shown once, in inviteMember's payload.
+type Invitation struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Role      auth.Role `json:"role"`
+	CreatedAt time.Time `json:"createdAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	InvitedBy *User     `json:"invitedBy"`
+}
+
+type InvitationConnection struct {
+	Edges    []InvitationEdge `json:"edges"`
+	PageInfo *PageInfo        `json:"pageInfo"`
+}
+
+type InvitationEdge struct {
+	Node   *Invitation `json:"node"`
+	Cursor string      `json:"cursor"`
+}
+
+type InviteMemberInput struct {
+	Email string    `json:"email"`
+	Role  auth.Role `json:"role"`
+}
+
+type InviteMemberPayload struct {
+	Invitation *Invitation `json:"invitation"`
+	// The one-time link that lets the person join (valid 7 days). It is shown only here, once.
+	Link string `json:"link"`
 }
 
 type Member struct {
@@ -157,6 +199,8 @@ type Organization struct {
 	Members *MemberConnection `json:"members,omitempty"`
 	// The audit log, newest first (ADMIN and OWNER; needs audit:read).
 	AuditLog *AuditEventConnection `json:"auditLog,omitempty"`
+	// Invitations not yet accepted, withdrawn or expired (ADMIN and OWNER; needs members:read).
+	Invitations *InvitationConnection `json:"invitations,omitempty"`
 }
 
 type PageInfo struct {
@@ -173,6 +217,21 @@ type RemoveMemberInput struct {
 
 type RemoveMemberPayload struct {
 	Member *Member `json:"member"`
+}
+
+// A signed-in person's session.
+type Session struct {
+	ID string `json:"id"`
+	// The organization it acts in; null until one is chosen.
+	Organization *Organization `json:"organization,omitempty"`
+	CreatedAt    time.Time     `json:"createdAt"`
+	LastSeenAt   time.Time     `json:"lastSeenAt"`
+	// When it ends unless used again (idle) or at the latest (absolute).
+	ExpiresAt time.Time `json:"expiresAt"`
+	Address   string    `json:"address"`
+	UserAgent string    `json:"userAgent"`
+	// Whether this request came with it.
+	Current bool `json:"current"`
 }
 
 type UpdateMemberRoleInput struct {
@@ -202,6 +261,8 @@ type Viewer struct {
 	APIKeys *APIKeyConnection `json:"apiKeys"`
 	// The caller's own OAuth clients (needs clients:read).
 	OauthClients *OAuthClientConnection `json:"oauthClients"`
+	// The signed-in person's active sessions, in every organization (sessions only).
+	Sessions []Session `json:"sessions,omitempty"`
 }
 
 // How the caller authenticated.

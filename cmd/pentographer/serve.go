@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"syscall"
+
+	"github.com/pentographer/pentographer/auth"
+	"github.com/pentographer/pentographer/server"
+)
+
+// cmdServe runs the server. The order is what makes the first start safe:
+//
+//  1. bind the listener: a busy port fails here, before the store is opened;
+//  2. open and migrate the store, make sure a signing key exists;
+//  3. start serving and wait until the HTTP server is accepting connections;
+//  4. only then create the first organization and owner (one transaction) and
+//     print their secrets, right after the commit.
+//
+// So secrets are never created by a server that could not start, never printed
+// before the server answers, and the printed key works at once. What remains is
+// a crash in the instant between the commit and the print: the organization
+// then exists without anyone holding its key, and "pentographer keys create"
+// issues a new one.
+func cmdServe(inv *invocation) func(context.Context, Config) error {
+	return func(ctx context.Context, cfg Config) error {
+		log := cfg.logger(inv.stderr)
+		ln, err := net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			return listenError(cfg.Listen, err)
+		}
+		defer ln.Close()
+		derived := cfg.PublicURL == ""
+		if derived {
+			// The bound address: ":0" has become a real port.
+			cfg.Listen = ln.Addr().String()
+		}
+		st, svc, err := openServices(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		if err := svc.EnsureSigningKey(ctx); err != nil {
+			return fmt.Errorf("signing key: %w", err)
+		}
+		srv := server.New(cfg.ServerConfig(), log, svc, st.Ping)
+		if derived {
+			log.Info("no public URL configured: using one built from the listen address; set PTG_PUBLIC_URL (or --public-url) to the address your users reach",
+				"public_url", cfg.PublicBase())
+		}
+		log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicBase(), "store", string(st.Dialect()))
+
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		up := &acceptingListener{Listener: ln, accepting: make(chan struct{})}
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(ctx, up, cfg.ShutdownGrace) }()
+		select {
+		case <-up.accepting:
+		case err := <-served:
+			return err
+		}
+		if ctx.Err() == nil {
+			if err := firstStart(auth.WithChannel(ctx, auth.ChannelCLI), inv, cfg, svc); err != nil {
+				log.Error("first start failed; stopping", "error", err)
+				cancel()
+				return errors.Join(err, <-served)
+			}
+		}
+		return <-served
+	}
+}
+
+// acceptingListener signals when the HTTP server first waits for a connection,
+// that is, once its serving loop runs.
+type acceptingListener struct {
+	net.Listener
+	once      sync.Once
+	accepting chan struct{}
+}
+
+func (l *acceptingListener) Accept() (net.Conn, error) {
+	l.once.Do(func() { close(l.accepting) })
+	return l.Listener.Accept()
+}
+
+// listenError says why the server cannot listen and what to do about it.
+func listenError(addr string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("cannot listen on %s: the address is already in use (is another server running?); "+
+			"choose another with --listen or PTG_LISTEN. Nothing was created", addr)
+	}
+	return fmt.Errorf("cannot listen on %s: %w; choose another address with --listen or PTG_LISTEN. Nothing was created", addr, err)
+}
+
+// firstStart creates the first organization and owner when the store is empty,
+// then prints their secrets at once. It never logs them.
+func firstStart(ctx context.Context, inv *invocation, cfg Config, svc *auth.Service) error {
+	first, err := svc.BootstrapIfEmpty(ctx, cfg.BootstrapOrg, cfg.BootstrapEmail)
+	if err != nil {
+		return fmt.Errorf("first start: %w", err)
+	}
+	if first == nil {
+		return nil
+	}
+	if err := printFirstStart(inv.stdout, cfg, *first); err != nil {
+		// The server keeps running; the secrets are gone but a key can be reissued.
+		fmt.Fprintf(inv.stderr, "pentographer serve: the first owner was created but their secrets could not be printed (%v); "+
+			"issue a new key with: pentographer keys create --org %s --email %s\n", err, first.Organization.Slug, first.User.Email)
+	}
+	return nil
+}
+
+// printFirstStart shows the first owner's credentials once, on stdout and never
+// in the logs, in one write.
+func printFirstStart(w io.Writer, cfg Config, e auth.Enrollment) error {
+	_, err := fmt.Fprintf(w, `
+First start: created organization %q (slug %s) and its owner.
+These secrets are shown only now. Store them somewhere safe.
+
+  email:     %s
+  password:  %s
+  API key:   %s
+
+Try it:
+  curl -s %s/graphql -H 'Authorization: Bearer %s' \
+    -H 'Content-Type: application/json' -d '{"query":"{ viewer { role user { email } } }"}'
+
+Lost the key? Issue another: pentographer keys create --org %s --email %s
+
+`, e.Organization.Name, e.Organization.Slug, e.User.Email, e.Password, e.APIKey, cfg.PublicBase(), e.APIKey,
+		e.Organization.Slug, e.User.Email)
+	return err
+}
