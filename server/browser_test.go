@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
@@ -225,15 +227,24 @@ func evalIn[T any](tb *tab, expr string) T {
 	return v
 }
 
-// waitFor waits until the JavaScript expression is truthy.
+// waitFor waits until the JavaScript expression is truthy. It asks again
+// every 25 ms, across navigations (a page that is loading answers with an
+// error, which only counts if it is still the answer at the end).
 func (tb *tab) waitFor(what, expr string) {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
-	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
-		chromedp.WithPollingInterval(25*time.Millisecond), chromedp.WithPollingTimeout(stepTimeout))); err != nil {
-		tb.t.Fatalf("waiting for %s: %v", what, err)
+	deadline := time.Now().Add(stepTimeout)
+	var last error
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(tb.ctx, time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+expr+")"))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		last = err
+		time.Sleep(25 * time.Millisecond)
 	}
+	tb.t.Fatalf("waiting for %s: %s still false after %s (last error: %v)", what, expr, stepTimeout, last)
 }
 
 // textOf is the visible text of the first element matching a CSS selector
@@ -268,6 +279,98 @@ func (tb *tab) screenshot(name string) {
 	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		tb.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		tb.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		tb.t.Fatal(err)
+	}
+}
+
+// click clicks the first element matching a CSS selector, once it is visible.
+func (tb *tab) click(sel string) {
+	tb.t.Helper()
+	tb.do("click "+sel, chromedp.Click(chromedp.CSS(sel)))
+}
+
+// typeText types text into the field matching sel, key by key.
+func (tb *tab) typeText(sel, text string) {
+	tb.t.Helper()
+	tb.do("type into "+sel, chromedp.SendKeys(chromedp.CSS(sel), text))
+}
+
+// clickText clicks the first button or link within scope (a CSS selector)
+// whose visible text is exactly text, as a person finds it by its words.
+func (tb *tab) clickText(scope, text string) {
+	tb.t.Helper()
+	find := fmt.Sprintf(`Array.from(document.querySelectorAll(%s + ' button, ' + %s + ' a')).find(function (b) {
+		return b.innerText.trim() === %s && b.offsetParent !== null;
+	})`, jsString(scope), jsString(scope), jsString(text))
+	tb.waitFor(fmt.Sprintf("a %q button in %s", text, scope), find+` !== undefined`)
+	tb.do("click "+text, chromedp.Evaluate[chromedp.Void](find+`.click()`))
+}
+
+// path is the path of the page the tab shows.
+func (tb *tab) path() string {
+	tb.t.Helper()
+	return evalIn[string](tb, `location.pathname`)
+}
+
+// grantClipboard lets the page write and read the clipboard, as a person
+// allows it in the browser.
+func (tb *tab) grantClipboard() {
+	tb.t.Helper()
+	tb.do("grant the clipboard", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		for _, name := range []string{"clipboard-read", "clipboard-write"} {
+			_, err := chromedp.CallBrowser(ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+				Permission: &cdpbrowser.PermissionDescriptor{Name: name, AllowWithoutSanitization: true},
+				Setting:    cdpbrowser.PermissionSettingGranted, Origin: tb.base,
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// clipboard is what the clipboard holds.
+func (tb *tab) clipboard() string {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		tb.t.Fatalf("read the clipboard: %v", err)
+	}
+	return v
+}
+
+// darkMode makes the page see prefers-color-scheme: dark.
+func (tb *tab) darkMode() {
+	tb.t.Helper()
+	tb.do("dark mode", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}},
+		})
+		return err
+	}))
+}
+
+// fullScreenshot saves the whole page (not only the viewport) as PNG in
+// PTG_TEST_SCREENSHOTS, if set.
+func (tb *tab) fullScreenshot(name string) {
+	tb.t.Helper()
+	dir := os.Getenv(envScreenshots)
+	if dir == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		tb.t.Fatalf("screenshot %s: %v", name, err)
 	}

@@ -167,9 +167,10 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("GET /explorer", explorer)
 	mux.Handle("GET /explorer/", explorer)
 	pages := web.Pages()
-	for _, p := range []string{web.LoginPath, web.SettingsPath, web.InvitationPath, web.ResetPasswordPath, web.AssetsPath} {
+	for _, p := range []string{web.LoginPath, web.InvitationPath, web.ResetPasswordPath, web.AssetsPath} {
 		mux.Handle("GET "+p, pages)
 	}
+	mux.Handle("GET "+web.SettingsPath, s.signedInPage(pages))
 	mux.Handle("POST /api/oauth/token", via(auth.ChannelOAuth, http.HandlerFunc(s.token)))
 	mux.Handle("POST /api/oauth/introspect", via(auth.ChannelOAuth, http.HandlerFunc(s.introspect)))
 	mux.Handle("POST /api/oauth/revoke", via(auth.ChannelOAuth, http.HandlerFunc(s.revoke)))

@@ -135,7 +135,7 @@ export function setupKeys(ctx) {
     { label: 'Name', cell: (k) => h('span', { class: 'name', text: k.name }) },
     { label: 'Key', cell: (k) => h('code', { class: 'nowrap', text: k.hint }) },
     admin ? { label: 'Owner', cell: (k) => ownerCell(k.owner, me) } : null,
-    { label: 'Scopes', cell: (k) => scopesCell(k.scopes, ctx.scopes) },
+    { label: 'Scopes', className: 'cell-scopes', cell: (k) => scopesCell(k.scopes, ctx.scopes) },
     { label: 'Created', cell: (k) => time(k.createdAt) },
     { label: 'Expires', cell: (k) => time(k.expiresAt, { empty: 'Never' }) },
     { label: 'Last used', cell: (k) => time(k.lastUsedAt, { relative: true, empty: 'Never' }) },
@@ -226,7 +226,7 @@ export function setupKeys(ctx) {
     announce(`Key “${created.name}” created.`);
   });
 
-  table.reload();
+  table.ready = table.reload();
   return table;
 }
 
@@ -249,7 +249,7 @@ export function setupClients(ctx) {
         h('span', { class: 'sub' }, 'secret ', h('code', { text: c.secretHint }))),
     },
     admin ? { label: 'Owner', cell: (c) => ownerCell(c.owner, me) } : null,
-    { label: 'Scopes', cell: (c) => scopesCell(c.scopes, ctx.scopes) },
+    { label: 'Scopes', className: 'cell-scopes', cell: (c) => scopesCell(c.scopes, ctx.scopes) },
     { label: 'Created', cell: (c) => time(c.createdAt) },
     { label: 'Last used', cell: (c) => time(c.lastUsedAt, { relative: true, empty: 'Never' }) },
     { label: 'Status', cell: (c) => statusBadge(c.status) },
@@ -365,7 +365,7 @@ export function setupClients(ctx) {
     announce(`Client “${clientName}” created.`);
   });
 
-  table.reload();
+  table.ready = table.reload();
   return table;
 }
 

@@ -1,0 +1,213 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/pentographer/pentographer/auth"
+	"github.com/pentographer/pentographer/store/storetest"
+)
+
+// signInAt walks the sign-in page as a person does: /settings sends them to
+// /login, they type their email and password and click Sign in, and land on
+// Workspace Settings once it has listed their credentials.
+func signInAt(tb *tab, email, password string) {
+	tb.t.Helper()
+	tb.open("/settings")
+	tb.waitFor("the sign-in page", `location.pathname === '/login' && document.querySelector('#email') !== null`)
+	tb.typeText("#email", email)
+	tb.typeText("#password", password)
+	tb.clickText("#login-form", "Sign in")
+	tb.waitFor("Workspace Settings", `location.pathname === '/settings' && document.body.dataset.ready === 'true'`)
+}
+
+// listed is the text of a section's list.
+func listed(tb *tab, section string) string {
+	tb.t.Helper()
+	return tb.textOf(section + " .table-wrap")
+}
+
+// shownSecret reads the value of the show-once dialog's field labelled label.
+func shownSecret(tb *tab, label string) string {
+	tb.t.Helper()
+	return evalIn[string](tb, `(function () {
+		var d = document.querySelector('dialog.secret-dialog[open]');
+		var l = d && Array.from(d.querySelectorAll('label')).find(function (l) { return l.innerText.trim() === `+jsString(label)+`; });
+		return l ? document.getElementById(l.htmlFor).value : '';
+	})()`)
+}
+
+// copyShown clicks the Copy button of the show-once field labelled label and
+// returns what the clipboard then holds.
+func copyShown(tb *tab, label string) string {
+	tb.t.Helper()
+	tb.do("copy "+label, chromedp.Evaluate[chromedp.Void](`(function () {
+		var d = document.querySelector('dialog.secret-dialog[open]');
+		var l = Array.from(d.querySelectorAll('label')).find(function (l) { return l.innerText.trim() === `+jsString(label)+`; });
+		l.closest('.field').querySelector('button').click();
+	})()`))
+	tb.waitFor("the copy to be confirmed", `document.querySelector('dialog.secret-dialog[open] .copied').innerText.includes('Copied')`)
+	return tb.clipboard()
+}
+
+// inPage reports whether s is anywhere in the page's DOM, values of fields
+// included.
+func inPage(tb *tab, s string) bool {
+	tb.t.Helper()
+	return evalIn[bool](tb, `(function (s) {
+		if (document.documentElement.outerHTML.includes(s)) return true;
+		return Array.from(document.querySelectorAll('input, textarea')).some(function (f) { return f.value.includes(s); });
+	})(`+jsString(s)+`)`)
+}
+
+// confirm answers the open confirmation dialog with its confirming button.
+func confirm(tb *tab, word string) {
+	tb.t.Helper()
+	tb.waitFor("the confirmation", `document.querySelector('dialog.confirm[open]') !== null`)
+	tb.clickText("dialog.confirm[open]", word)
+	tb.waitFor("the confirmation to close", `document.querySelector('dialog.confirm') === null`)
+}
+
+func TestSignInAndAPIKeysInBrowser(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, "sqlite"))
+	owner := e.bootstrap("Acme Security", "alice@acme.test")
+	member := e.addMember(owner.slug, "bob@acme.test", auth.RoleMember)
+	e.createKey(member, "billing sync", map[string]any{"scopes": []string{"keys:read", "clients:read"}})
+	e.createKey(owner, "nightly backup", map[string]any{"expiresAt": time.Now().AddDate(0, 3, 0).UTC().Format(time.RFC3339)})
+	tb := newTab(t, e.http.URL, 1280, 800)
+	tb.grantClipboard()
+
+	t.Run("signed out, settings send you to sign in", func(t *testing.T) {
+		tb.open("/settings")
+		tb.waitFor("the sign-in page", `location.pathname === '/login'`)
+		for _, label := range []string{"Email", "Password"} {
+			if !evalIn[bool](tb, `Array.from(document.querySelectorAll('label')).some(function (l) { return l.innerText.trim() === `+jsString(label)+` && document.getElementById(l.htmlFor) })`) {
+				t.Errorf("no field labelled %s", label)
+			}
+		}
+		tb.screenshot("sign-in.png")
+	})
+
+	t.Run("a wrong password is said next to the form", func(t *testing.T) {
+		tb.typeText("#email", owner.name)
+		tb.typeText("#password", "not the password")
+		tb.clickText("#login-form", "Sign in")
+		tb.waitFor("the error", `document.getElementById('login-error').innerText.includes('not right')`)
+		if tb.path() != "/login" {
+			t.Errorf("at %s", tb.path())
+		}
+		tb.do("clear", chromedp.Evaluate[chromedp.Void](`document.getElementById('email').value = ''`))
+	})
+
+	signInAt(tb, owner.name, owner.password)
+
+	var secret string
+	t.Run("New key, Name, Save: the dialog shows a ptg_ key once", func(t *testing.T) {
+		tb.clickText("#api-keys", "New key")
+		tb.waitFor("the form", `document.getElementById('key-dialog').open`)
+		tb.typeText("#key-name", "CI deploy")
+		tb.clickText("#key-dialog", "Save")
+		tb.waitFor("the show-once dialog", `document.querySelector('dialog.secret-dialog[open]') !== null`)
+		secret = shownSecret(tb, "API key")
+		if !auth.ValidAPIKey(secret) {
+			t.Fatalf("the dialog shows %q, not a ptg_ key", secret)
+		}
+		if text := tb.textOf("dialog.secret-dialog[open]"); !strings.Contains(text, "will not be shown again") {
+			t.Errorf("the dialog does not say the key will not be shown again: %q", text)
+		}
+		tb.screenshot("show-once-key.png")
+		if got := copyShown(tb, "API key"); got != secret {
+			t.Errorf("the clipboard holds %q, want the key", got)
+		}
+	})
+
+	t.Run("the key works", func(t *testing.T) {
+		if r := e.gql(secret, `{ viewer { role } }`, nil).ok(t); r.str("viewer", "role") != "OWNER" {
+			t.Errorf("role %q", r.str("viewer", "role"))
+		}
+	})
+
+	t.Run("closing the dialog drops the key; after a reload it is listed by name only", func(t *testing.T) {
+		tb.clickText("dialog.secret-dialog[open]", "Done")
+		tb.waitFor("the dialog to go", `document.querySelector('dialog.secret-dialog') === null`)
+		if inPage(tb, secret) {
+			t.Error("the key is still in the page after the dialog closed")
+		}
+		tb.open("/settings")
+		tb.waitFor("the list", `document.body.dataset.ready === 'true'`)
+		list := listed(tb, "#api-keys")
+		for _, want := range []string{"CI deploy", "nightly backup", "billing sync", "bob@acme.test", secret[:8] + "…" + secret[len(secret)-4:]} {
+			if !strings.Contains(list, want) {
+				t.Errorf("the list lacks %q:\n%s", want, list)
+			}
+		}
+		if inPage(tb, secret) {
+			t.Error("the key is in the page after a reload")
+		}
+		tb.screenshot("settings-keys.png")
+	})
+
+	t.Run("Revoke, confirmed: the next request with the key gets 401", func(t *testing.T) {
+		tb.do("revoke", chromedp.Evaluate[chromedp.Void](`Array.from(document.querySelectorAll('#keys-list tr')).find(function (tr) {
+			return tr.innerText.includes('CI deploy');
+		}).querySelector('.cell-actions button').click()`))
+		confirm(tb, "Revoke")
+		tb.waitFor("the row to go", `!document.getElementById('keys-list').innerText.includes('CI deploy')`)
+		assertInvalidToken(t, e.gql(secret, `{ viewer { role } }`, nil))
+	})
+
+	t.Run("New client, Name, Save: id and secret shown once, and they get a token", func(t *testing.T) {
+		tb.clickText("#oauth-clients", "New client")
+		tb.waitFor("the form", `document.getElementById('client-dialog').open`)
+		tb.typeText("#client-name", "Scanner")
+		tb.clickText("#client-dialog", "Save")
+		tb.waitFor("the show-once dialog", `document.querySelector('dialog.secret-dialog[open]') !== null`)
+		id, sec := shownSecret(tb, "Client ID"), shownSecret(tb, "Client secret")
+		if !strings.HasPrefix(id, "ptgc_") || !auth.ValidClientSecret(sec) {
+			t.Fatalf("the dialog shows %q and %q", id, sec)
+		}
+		tb.screenshot("show-once-client.png")
+		if got := copyShown(tb, "Client ID"); got != id {
+			t.Errorf("the clipboard holds %q, want the client id", got)
+		}
+		if got := copyShown(tb, "Client secret"); got != sec {
+			t.Errorf("the clipboard holds %q, want the client secret", got)
+		}
+		tb.clickText("dialog.secret-dialog[open]", "Done")
+		tb.waitFor("the dialog to go", `document.querySelector('dialog.secret-dialog') === null`)
+		if inPage(tb, sec) {
+			t.Error("the client secret is still in the page")
+		}
+
+		r := e.form("/api/oauth/token", url.Values{"grant_type": {"client_credentials"}}, id, sec)
+		if r.Status != http.StatusOK {
+			t.Fatalf("token: %d %s", r.Status, r.Body)
+		}
+		tok, _ := r.field("access_token").(string)
+		if got := e.gql(tok, `{ viewer { role } }`, nil).ok(t).str("viewer", "role"); got != "OWNER" {
+			t.Errorf("the token acts as %q", got)
+		}
+
+		tb.do("revoke", chromedp.Evaluate[chromedp.Void](`Array.from(document.querySelectorAll('#clients-list tr')).find(function (tr) {
+			return tr.innerText.includes('Scanner');
+		}).querySelector('.cell-actions .btn-danger').click()`))
+		confirm(tb, "Revoke")
+		tb.waitFor("the row to go", `!document.getElementById('clients-list').innerText.includes('Scanner')`)
+		assertInvalidToken(t, e.gql(tok, `{ viewer { role } }`, nil))
+		if r := e.form("/api/oauth/token", url.Values{"grant_type": {"client_credentials"}}, id, sec); r.Status != http.StatusUnauthorized {
+			t.Errorf("token after revocation: %d %s", r.Status, r.Body)
+		}
+	})
+
+	t.Run("Sign out ends the session", func(t *testing.T) {
+		tb.clickText(".topbar", "Sign out")
+		tb.waitFor("the sign-in page", `location.pathname === '/login' && document.querySelector('#email') !== null`)
+		tb.open("/settings")
+		tb.waitFor("the sign-in page", `location.pathname === '/login'`)
+	})
+}
