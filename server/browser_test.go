@@ -65,13 +65,24 @@ func chromiumPath(t *testing.T) string {
 // requests the page sends and every script error, console error and CSP
 // violation; a test fails at its end if the page had any.
 type tab struct {
-	t    *testing.T
+	t    *testing.T // the test that fails when a step does
 	ctx  context.Context
 	base string // the server's URL, e.g. http://127.0.0.1:1234
+	rec  *recording
+}
 
+// recording is what the page did, shared by every view of the tab.
+type recording struct {
 	mu       sync.Mutex
 	requests []sentRequest
 	problems []string
+}
+
+// in is the same tab with its failures reported to t (a subtest).
+func (tb *tab) in(t *testing.T) *tab {
+	c := *tb
+	c.t = t
+	return &c
 }
 
 type sentRequest struct {
@@ -114,7 +125,7 @@ func newTab(t *testing.T, base string, width, height int64) *tab {
 		chromedp.Flag("no-pings", true),
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	tb := &tab{t: t, base: base}
+	tb := &tab{t: t, base: base, rec: &recording{}}
 	ctx, cancel := chromedp.NewContext(allocCtx,
 		chromedp.WithListener(tb.listen),
 		chromedp.WithErrorf(func(format string, args ...any) { t.Logf("chromedp: "+format, args...) }),
@@ -133,53 +144,54 @@ func newTab(t *testing.T, base string, width, height int64) *tab {
 }
 
 func (tb *tab) listen(ev any) {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
+	rec := tb.rec
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
 	switch ev := ev.(type) {
 	case *network.EventRequestWillBeSent:
 		h := map[string]string{}
 		for k, v := range ev.Request.Headers {
 			h[strings.ToLower(k)] = fmt.Sprint(v)
 		}
-		tb.requests = append(tb.requests, sentRequest{method: ev.Request.Method, url: ev.Request.URL, headers: h})
+		rec.requests = append(rec.requests, sentRequest{method: ev.Request.Method, url: ev.Request.URL, headers: h})
 	case *runtime.EventExceptionThrown:
 		d := ev.ExceptionDetails
 		msg := d.Text
 		if d.Exception != nil {
 			msg += " " + d.Exception.Description
 		}
-		tb.problems = append(tb.problems, fmt.Sprintf("exception at %s:%d: %s", d.URL, d.LineNumber+1, msg))
+		rec.problems = append(rec.problems, fmt.Sprintf("exception at %s:%d: %s", d.URL, d.LineNumber+1, msg))
 	case *runtime.EventConsoleAPICalled:
 		if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
 			var parts []string
 			for _, a := range ev.Args {
 				parts = append(parts, string(a.Value)+a.Description)
 			}
-			tb.problems = append(tb.problems, "console."+string(ev.Type)+": "+strings.Join(parts, " "))
+			rec.problems = append(rec.problems, "console."+string(ev.Type)+": "+strings.Join(parts, " "))
 		}
 	case *cdplog.EventEntryAdded:
 		// Failed loads (the 401 of a signed-out session check, a 404 the
 		// test asked for) are the network's business, not the page's.
 		if ev.Entry.Level == cdplog.EntryLevelError && ev.Entry.Source != cdplog.EntrySourceNetwork {
-			tb.problems = append(tb.problems, "log ("+string(ev.Entry.Source)+"): "+ev.Entry.Text)
+			rec.problems = append(rec.problems, "log ("+string(ev.Entry.Source)+"): "+ev.Entry.Text)
 		}
 	}
 }
 
 func (tb *tab) checkProblems() {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	for _, p := range tb.problems {
+	tb.rec.mu.Lock()
+	defer tb.rec.mu.Unlock()
+	for _, p := range tb.rec.problems {
 		tb.t.Errorf("the page reported a problem: %s", p)
 	}
 }
 
 // sent returns the requests sent so far whose path is p.
 func (tb *tab) sent(p string) []sentRequest {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
+	tb.rec.mu.Lock()
+	defer tb.rec.mu.Unlock()
 	var out []sentRequest
-	for _, r := range tb.requests {
+	for _, r := range tb.rec.requests {
 		if u, err := url.Parse(r.url); err == nil && u.Path == p {
 			out = append(out, r)
 		}
@@ -216,11 +228,11 @@ func (tb *tab) navigateResponse(p string) int64 {
 }
 
 // eval evaluates a JavaScript expression and decodes its value into T.
-func evalIn[T any](tb *tab, expr string) T {
+func evalIn[T any](tb *tab, expr string, opts ...chromedp.EvaluateOption) T {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, opts...))
 	if err != nil {
 		tb.t.Fatalf("evaluate %s: %v", expr, err)
 	}

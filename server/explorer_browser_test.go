@@ -51,6 +51,7 @@ func TestExplorerInBrowser(t *testing.T) {
 	tb.waitFor("the bearer mode", `document.getElementById('explorer-state').textContent === 'Waiting for a key.'`)
 
 	t.Run("nothing is sent before a key is pasted", func(t *testing.T) {
+		tb := tb.in(t)
 		hint := tb.textOf("#explorer-hint")
 		if !strings.Contains(hint, "Paste your ptg_ API key or access token into the Headers tab") {
 			t.Errorf("hint = %q", hint)
@@ -80,6 +81,7 @@ func TestExplorerInBrowser(t *testing.T) {
 	})
 
 	t.Run("a malformed key is pointed out and not sent", func(t *testing.T) {
+		tb := tb.in(t)
 		typeInto(tb, headersEditor, `{"Authorization": "Bearer ptg_abc123"}`)
 		tb.waitFor("the complaint", `document.getElementById('explorer-state').textContent.includes('not a complete ptg_ key')`)
 		if n := len(tb.sent("/graphql")); n != 0 {
@@ -88,6 +90,7 @@ func TestExplorerInBrowser(t *testing.T) {
 	})
 
 	t.Run("a real key loads the schema by itself and runs queries", func(t *testing.T) {
+		tb := tb.in(t)
 		typeInto(tb, headersEditor, "{\n  \"Authorization\": \"Bearer "+owner.key+"\"\n}")
 		tb.waitFor("the schema", `document.getElementById('explorer-state').textContent === 'Schema loaded.'`)
 		tb.do("open the docs", chromedp.Click(chromedp.CSS(docsButton)))
@@ -119,6 +122,7 @@ func TestExplorerInBrowser(t *testing.T) {
 	})
 
 	t.Run("the key is not stored in the browser", func(t *testing.T) {
+		tb := tb.in(t)
 		stored := evalIn[string](tb, `JSON.stringify(Object.assign({}, window.localStorage))`)
 		if strings.Contains(stored, owner.key) {
 			t.Errorf("localStorage holds the key: %s", stored)

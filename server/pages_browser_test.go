@@ -65,6 +65,21 @@ func inPage(tb *tab, s string) bool {
 	})(`+jsString(s)+`)`)
 }
 
+// fitsWidth checks that the page does not scroll sideways and that every
+// list fits its section.
+func fitsWidth(tb *tab) {
+	tb.t.Helper()
+	if sw, w := evalIn[int](tb, `document.documentElement.scrollWidth`), evalIn[int](tb, `window.innerWidth`); sw > w {
+		tb.t.Errorf("the page scrolls sideways: scrollWidth %d > %d", sw, w)
+	}
+	wide := evalIn[[]string](tb, `Array.from(document.querySelectorAll('.table-wrap')).filter(function (w) {
+		return w.scrollWidth > w.clientWidth;
+	}).map(function (w) { return w.id; })`)
+	if len(wide) > 0 {
+		tb.t.Errorf("lists wider than their section: %v", wide)
+	}
+}
+
 // confirm answers the open confirmation dialog with its confirming button.
 func confirm(tb *tab, word string) {
 	tb.t.Helper()
@@ -83,6 +98,7 @@ func TestSignInAndAPIKeysInBrowser(t *testing.T) {
 	tb.grantClipboard()
 
 	t.Run("signed out, settings send you to sign in", func(t *testing.T) {
+		tb := tb.in(t)
 		tb.open("/settings")
 		tb.waitFor("the sign-in page", `location.pathname === '/login'`)
 		for _, label := range []string{"Email", "Password"} {
@@ -94,6 +110,7 @@ func TestSignInAndAPIKeysInBrowser(t *testing.T) {
 	})
 
 	t.Run("a wrong password is said next to the form", func(t *testing.T) {
+		tb := tb.in(t)
 		tb.typeText("#email", owner.name)
 		tb.typeText("#password", "not the password")
 		tb.clickText("#login-form", "Sign in")
@@ -108,6 +125,7 @@ func TestSignInAndAPIKeysInBrowser(t *testing.T) {
 
 	var secret string
 	t.Run("New key, Name, Save: the dialog shows a ptg_ key once", func(t *testing.T) {
+		tb := tb.in(t)
 		tb.clickText("#api-keys", "New key")
 		tb.waitFor("the form", `document.getElementById('key-dialog').open`)
 		tb.typeText("#key-name", "CI deploy")
@@ -133,6 +151,7 @@ func TestSignInAndAPIKeysInBrowser(t *testing.T) {
 	})
 
 	t.Run("closing the dialog drops the key; after a reload it is listed by name only", func(t *testing.T) {
+		tb := tb.in(t)
 		tb.clickText("dialog.secret-dialog[open]", "Done")
 		tb.waitFor("the dialog to go", `document.querySelector('dialog.secret-dialog') === null`)
 		if inPage(tb, secret) {
@@ -149,10 +168,12 @@ func TestSignInAndAPIKeysInBrowser(t *testing.T) {
 		if inPage(tb, secret) {
 			t.Error("the key is in the page after a reload")
 		}
+		fitsWidth(tb)
 		tb.screenshot("settings-keys.png")
 	})
 
 	t.Run("Revoke, confirmed: the next request with the key gets 401", func(t *testing.T) {
+		tb := tb.in(t)
 		tb.do("revoke", chromedp.Evaluate[chromedp.Void](`Array.from(document.querySelectorAll('#keys-list tr')).find(function (tr) {
 			return tr.innerText.includes('CI deploy');
 		}).querySelector('.cell-actions button').click()`))
@@ -162,6 +183,7 @@ func TestSignInAndAPIKeysInBrowser(t *testing.T) {
 	})
 
 	t.Run("New client, Name, Save: id and secret shown once, and they get a token", func(t *testing.T) {
+		tb := tb.in(t)
 		tb.clickText("#oauth-clients", "New client")
 		tb.waitFor("the form", `document.getElementById('client-dialog').open`)
 		tb.typeText("#client-name", "Scanner")
@@ -205,9 +227,159 @@ func TestSignInAndAPIKeysInBrowser(t *testing.T) {
 	})
 
 	t.Run("Sign out ends the session", func(t *testing.T) {
+		tb := tb.in(t)
 		tb.clickText(".topbar", "Sign out")
 		tb.waitFor("the sign-in page", `location.pathname === '/login' && document.querySelector('#email') !== null`)
 		tb.open("/settings")
 		tb.waitFor("the sign-in page", `location.pathname === '/login'`)
 	})
+}
+
+func TestInviteAcceptAndRemoveInBrowser(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, "sqlite"))
+	owner := e.bootstrap("Acme Security", "alice@acme.test")
+	e.addMember(owner.slug, "admin@acme.test", auth.RoleAdmin)
+	alice := newTab(t, e.http.URL, 1280, 800)
+	alice.grantClipboard()
+	signInAt(alice, owner.name, owner.password)
+
+	var link string
+	t.Run("Invite, Email, Role, Save: the link is shown once", func(t *testing.T) {
+		alice := alice.in(t)
+		alice.waitFor("the members", `document.getElementById('members-list').innerText.includes('admin@acme.test')`)
+		alice.clickText("#members", "Invite")
+		alice.waitFor("the form", `document.getElementById('invite-dialog').open`)
+		alice.typeText("#invite-email", "carol@acme.test")
+		alice.do("choose Member", chromedp.SetValue(chromedp.CSS("#invite-role"), "MEMBER"))
+		alice.clickText("#invite-dialog", "Save")
+		alice.waitFor("the show-once dialog", `document.querySelector('dialog.secret-dialog[open]') !== null`)
+		link = shownSecret(alice, "Invitation link")
+		if !strings.HasPrefix(link, e.srv.cfg.PublicURL+"/invitation#") {
+			t.Fatalf("the dialog shows %q, not an invitation link", link)
+		}
+		if got := copyShown(alice, "Invitation link"); got != link {
+			t.Errorf("the clipboard holds %q", got)
+		}
+		alice.clickText("dialog.secret-dialog[open]", "Done")
+		alice.waitFor("the dialog to go", `document.querySelector('dialog.secret-dialog') === null`)
+		alice.waitFor("the pending invitation", `document.getElementById('invitations-list').innerText.includes('carol@acme.test')`)
+		if inPage(alice, link) {
+			t.Error("the link is still in the page")
+		}
+		fitsWidth(alice)
+		alice.fullScreenshot("members.png")
+	})
+
+	carol := newTab(t, e.http.URL, 1280, 800)
+	t.Run("the link opens the invitation page; accepting signs in as MEMBER", func(t *testing.T) {
+		carol := carol.in(t)
+		carol.open(strings.TrimPrefix(link, e.srv.cfg.PublicURL))
+		carol.waitFor("the invitation", `!document.getElementById('accept-form').hidden`)
+		if got := carol.textOf("h1"); got != "Join Acme Security" {
+			t.Errorf("h1 = %q", got)
+		}
+		if strings.Contains(evalIn[string](carol, `location.href`), "#") {
+			t.Error("the token stays in the address bar")
+		}
+		carol.typeText("#name", "Carol")
+		carol.typeText("#password", "a long enough password")
+		carol.screenshot("invitation.png")
+		carol.clickText("#accept-form", "Accept invitation")
+		carol.waitFor("Workspace Settings", `location.pathname === '/settings' && document.body.dataset.ready === 'true'`)
+		if got := carol.textOf("#org-role"); got != "MEMBER" {
+			t.Errorf("role %q, want MEMBER", got)
+		}
+		if evalIn[bool](carol, `document.getElementById('members') !== null`) {
+			t.Error("a MEMBER sees the Members section")
+		}
+	})
+
+	t.Run("Remove, confirmed: their session answers 401 at once", func(t *testing.T) {
+		alice := alice.in(t)
+		carol := carol.in(t)
+		alice.open("/settings")
+		alice.waitFor("carol in the members", `document.getElementById('members-list').innerText.includes('carol@acme.test')`)
+		alice.do("remove", chromedp.Evaluate[chromedp.Void](`Array.from(document.querySelectorAll('#members-list tr')).find(function (tr) {
+			return tr.innerText.includes('carol@acme.test');
+		}).querySelector('.cell-actions button').click()`))
+		confirm(alice, "Remove")
+		alice.waitFor("the row to go", `!document.getElementById('members-list').innerText.includes('carol@acme.test')`)
+		status := evalIn[int](carol, `fetch('/graphql', {method: 'POST', credentials: 'same-origin',
+			headers: {'Content-Type': 'application/json'}, body: JSON.stringify({query: '{ viewer { role } }'})}).then(function (r) { return r.status })`,
+			chromedp.EvalAwaitPromise)
+		if status != http.StatusUnauthorized {
+			t.Errorf("carol's session answers %d, want 401", status)
+		}
+		carol.open("/settings")
+		carol.waitFor("the sign-in page", `location.pathname === '/login'`)
+	})
+}
+
+func TestMemberOnAPhoneInBrowser(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, "sqlite"))
+	owner := e.bootstrap("Acme Security", "alice@acme.test")
+	member := e.addMember(owner.slug, "bob@acme.test", auth.RoleMember)
+	e.createKey(owner, "owner's deploy key", nil)
+	e.createKey(member, "laptop scripts", map[string]any{"scopes": []string{"keys:read"}})
+	c := e.createClient(owner, "owner's scanner", nil)
+	tb := newTab(t, e.http.URL, 360, 740)
+	signInAt(tb, member.name, member.password)
+
+	page := tb.textOf("main")
+	for _, want := range []string{"API Keys", "OAuth Clients", "laptop scripts", "Connect your AI editor", "Your account"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	for _, hidden := range []string{"owner's deploy key", "owner's scanner", c.clientID, "alice@acme.test", "Audit log"} {
+		if strings.Contains(page, hidden) {
+			t.Errorf("a MEMBER sees %q", hidden)
+		}
+	}
+	if evalIn[bool](tb, `document.getElementById('members') !== null || document.getElementById('audit-log') !== null`) {
+		t.Error("a MEMBER has the Members or Audit log section")
+	}
+	fitsWidth(tb)
+	tb.screenshot("settings-360.png")
+	tb.darkMode()
+	tb.screenshot("settings-360-dark.png")
+}
+
+func TestDarkModeInBrowser(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, "sqlite"))
+	owner := e.bootstrap("Acme Security", "alice@acme.test")
+	e.createKey(owner, "CI deploy", nil)
+	tb := newTab(t, e.http.URL, 1280, 800)
+	tb.darkMode()
+	signInAt(tb, owner.name, owner.password)
+	bg := evalIn[string](tb, `getComputedStyle(document.body).backgroundColor`)
+	if bg != "rgb(16, 19, 23)" {
+		t.Errorf("body background %s in dark mode", bg)
+	}
+	fitsWidth(tb)
+	tb.screenshot("settings-dark.png")
+}
+
+func TestExplorerWithASessionInBrowser(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, "sqlite"))
+	owner := e.bootstrap("Acme Security", "alice@acme.test")
+	tb := newTab(t, e.http.URL, 1280, 800)
+	signInAt(tb, owner.name, owner.password)
+
+	tb.open("/explorer")
+	tb.waitFor("the schema", `document.getElementById('explorer-state').textContent === 'Schema loaded.'`)
+	if hint := tb.textOf("#explorer-hint"); !strings.Contains(hint, "Signed in as alice@acme.test") || !strings.Contains(hint, "no key needed") {
+		t.Errorf("hint = %q", hint)
+	}
+	typeInto(tb, queryEditor, "{ viewer { role authMethod } }")
+	tb.click(executeButton)
+	tb.waitFor("the answer", `document.querySelector('.graphiql-response').innerText.includes('SESSION')`)
+	if !strings.Contains(tb.textOf(responsePane), "OWNER") {
+		t.Errorf("the answer: %s", tb.textOf(responsePane))
+	}
+	for _, r := range tb.sent("/graphql") {
+		if r.headers["authorization"] != "" {
+			t.Errorf("a request carried Authorization %q; the session should do", r.headers["authorization"])
+		}
+	}
 }
