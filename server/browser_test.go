@@ -42,7 +42,7 @@ const (
 )
 
 // chromiumPath finds the browser or skips (fails, when required) the test.
-func chromiumPath(t *testing.T) string {
+func chromiumPath(t testing.TB) string {
 	t.Helper()
 	candidates := []string{os.Getenv(envChromium), "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
 	for _, c := range candidates {
@@ -65,7 +65,7 @@ func chromiumPath(t *testing.T) string {
 // requests the page sends and every script error, console error and CSP
 // violation; a test fails at its end if the page had any.
 type tab struct {
-	t    *testing.T // the test that fails when a step does
+	t    testing.TB // the test that fails when a step does
 	ctx  context.Context
 	base string // the server's URL, e.g. http://127.0.0.1:1234
 	rec  *recording
@@ -92,7 +92,7 @@ type sentRequest struct {
 
 // newTab starts Chromium at a width×height viewport for a test of the server
 // at base.
-func newTab(t *testing.T, base string, width, height int64) *tab {
+func newTab(t testing.TB, base string, width, height int64) *tab {
 	t.Helper()
 	exe := chromiumPath(t)
 	// Not t.TempDir: Chromium's helpers may still write there for a moment
@@ -370,28 +370,6 @@ func (tb *tab) darkMode() {
 		})
 		return err
 	}))
-}
-
-// fullScreenshot saves the whole page (not only the viewport) as PNG in
-// PTG_TEST_SCREENSHOTS, if set.
-func (tb *tab) fullScreenshot(name string) {
-	tb.t.Helper()
-	dir := os.Getenv(envScreenshots)
-	if dir == "" {
-		return
-	}
-	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		tb.t.Fatalf("screenshot %s: %v", name, err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		tb.t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
-		tb.t.Fatal(err)
-	}
 }
 
 func jsString(s string) string {

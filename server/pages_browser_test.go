@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/pentographer/pentographer/auth"
 	"github.com/pentographer/pentographer/store/storetest"
@@ -122,6 +123,15 @@ func TestSignInAndAPIKeysInBrowser(t *testing.T) {
 	})
 
 	signInAt(tb, owner.name, owner.password)
+
+	t.Run("the keyboard opens and closes a dialog, and focus comes back", func(t *testing.T) {
+		tb := tb.in(t)
+		tb.do("focus New key", chromedp.Evaluate[chromedp.Void](`document.getElementById('new-key').focus()`))
+		tb.do("press Enter", chromedp.KeyEvent(kb.Enter))
+		tb.waitFor("the form, focused on Name", `document.getElementById('key-dialog').open && document.activeElement.id === 'key-name'`)
+		tb.do("press Escape", chromedp.KeyEvent(kb.Escape))
+		tb.waitFor("focus back on New key", `!document.getElementById('key-dialog').open && document.activeElement.id === 'new-key'`)
+	})
 
 	var secret string
 	t.Run("New key, Name, Save: the dialog shows a ptg_ key once", func(t *testing.T) {
@@ -266,8 +276,11 @@ func TestInviteAcceptAndRemoveInBrowser(t *testing.T) {
 		if inPage(alice, link) {
 			t.Error("the link is still in the page")
 		}
+		alice.open("/settings")
+		alice.waitFor("the pending invitation", `document.getElementById('invitations-list').innerText.includes('carol@acme.test')`)
 		fitsWidth(alice)
-		alice.fullScreenshot("members.png")
+		alice.do("scroll to Members", chromedp.Evaluate[chromedp.Void](`document.getElementById('members').scrollIntoView()`))
+		alice.screenshot("members.png")
 	})
 
 	carol := newTab(t, e.http.URL, 1280, 800)
@@ -342,6 +355,8 @@ func TestMemberOnAPhoneInBrowser(t *testing.T) {
 	fitsWidth(tb)
 	tb.screenshot("settings-360.png")
 	tb.darkMode()
+	tb.open("/settings")
+	tb.waitFor("Workspace Settings", `document.body.dataset.ready === 'true'`)
 	tb.screenshot("settings-360-dark.png")
 }
 

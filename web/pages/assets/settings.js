@@ -49,6 +49,9 @@ function header(session) {
 }
 
 async function start() {
+  // Who is signed in, and what they may do: asked together.
+  const viewerQuery = gql('{ viewer { user { id email name } role scopes } }');
+  viewerQuery.catch(() => {}); // its failure is handled below, once the session is known
   let session;
   try {
     session = await currentSession();
@@ -69,7 +72,7 @@ async function start() {
 
   let viewer;
   try {
-    viewer = (await gql('{ viewer { user { id email name } role scopes } }')).viewer;
+    viewer = (await viewerQuery).viewer;
   } catch (err) {
     fatal(`Workspace Settings could not load: ${err.message}`);
     return;
