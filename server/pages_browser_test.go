@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -283,6 +284,25 @@ func TestInviteAcceptAndRemoveInBrowser(t *testing.T) {
 		alice.screenshot("members.png")
 	})
 
+	t.Run("Role, Save changes a member's role", func(t *testing.T) {
+		alice := alice.in(t)
+		row := `Array.from(document.querySelectorAll('#members-list tr')).find(function (tr) { return tr.innerText.includes('admin@acme.test'); })`
+		alice.do("choose Member", chromedp.Evaluate[chromedp.Void](`(function () {
+			var select = `+row+`.querySelector('select');
+			select.value = 'MEMBER';
+			select.dispatchEvent(new Event('change'));
+		})()`))
+		if got := evalIn[string](alice, row+`.querySelector('label').innerText`); got != "Role" {
+			t.Errorf("the select is labelled %q", got)
+		}
+		alice.do("save", chromedp.Evaluate[chromedp.Void](row+`.querySelector('button.btn-primary').click()`))
+		alice.waitFor("the new role", row+`.innerText.includes('Member') && `+row+`.querySelector('button.btn-primary').hidden`)
+		r := e.gql(owner.key, `{ viewer { organization { members(first: 10) { edges { node { role user { email } } } } } } }`, nil).ok(t)
+		if !strings.Contains(string(r.Body), `{"role":"MEMBER","user":{"email":"admin@acme.test"}}`) {
+			t.Errorf("the role did not change: %s", r.Body)
+		}
+	})
+
 	carol := newTab(t, e.http.URL, 1280, 800)
 	t.Run("the link opens the invitation page; accepting signs in as MEMBER", func(t *testing.T) {
 		carol := carol.in(t)
@@ -397,4 +417,87 @@ func TestExplorerWithASessionInBrowser(t *testing.T) {
 			t.Errorf("a request carried Authorization %q; the session should do", r.headers["authorization"])
 		}
 	}
+}
+
+func TestConnectAnAIEditorInBrowser(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, "sqlite"))
+	owner := e.bootstrap("Acme Security", "alice@acme.test")
+	tb := newTab(t, e.http.URL, 1280, 800)
+	tb.grantClipboard()
+	signInAt(tb, owner.name, owner.password)
+
+	tb.do("choose Cursor", chromedp.Evaluate[chromedp.Void](`document.querySelector('input[name="editor"][value="cursor"]').click()`))
+	tb.waitFor("Cursor's settings", `document.getElementById('mcp-create').innerText.includes('Cursor') && document.getElementById('mcp-snippet').innerText.includes('ptg_your_key_here')`)
+	tb.click("#mcp-create")
+	tb.waitFor("the show-once dialog", `document.querySelector('dialog.secret-dialog[open]') !== null`)
+	snippet := shownSecret(tb, "Settings for Cursor")
+	if strings.Contains(snippet, "ptg_your_key_here") || !strings.Contains(snippet, e.srv.cfg.PublicURL+"/mcp") {
+		t.Fatalf("the settings are not filled in:\n%s", snippet)
+	}
+	i := strings.Index(snippet, "ptg_")
+	if i < 0 || len(snippet) < i+50 || !auth.ValidAPIKey(snippet[i:i+50]) {
+		t.Fatalf("no key in the settings:\n%s", snippet)
+	}
+	key := snippet[i : i+50]
+	if got := copyShown(tb, "Settings for Cursor"); got != snippet {
+		t.Errorf("the clipboard holds %q", got)
+	}
+	r := e.gql(key, `{ viewer { scopes } }`, nil).ok(t)
+	for _, s := range r.get("viewer", "scopes").([]any) {
+		if !strings.HasSuffix(s.(string), ":read") {
+			t.Errorf("the editor's key holds %s", s)
+		}
+	}
+	tb.clickText("dialog.secret-dialog[open]", "Done")
+	tb.waitFor("the dialog to go", `document.querySelector('dialog.secret-dialog') === null`)
+	tb.waitFor("the key in the list", `document.getElementById('keys-list').innerText.includes('AI editor (Cursor)')`)
+	if inPage(tb, key) {
+		t.Error("the key stays in the page")
+	}
+}
+
+func TestResetPasswordAndChooseAnOrganizationInBrowser(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, "sqlite"))
+	owner := e.bootstrap("Acme Security", "alice@acme.test")
+	e.bootstrap("Globex", "bob@globex.test")
+	e.addMember("globex", owner.name, auth.RoleAdmin)
+	link, err := e.svc.IssuePasswordReset(context.Background(), owner.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(link)
+	if err != nil || u.Path != "/reset-password" || u.Fragment == "" {
+		t.Fatalf("reset link %q", link)
+	}
+	at := u.Path + "#" + u.Fragment
+	tb := newTab(t, e.http.URL, 1280, 800)
+	tb.open(at)
+	tb.waitFor("the form", `document.getElementById('password') !== null`)
+	tb.typeText("#password", "short")
+	tb.clickText("#reset-form", "Set password")
+	tb.waitFor("the complaint", `document.getElementById('password-error').innerText.includes('12')`)
+	tb.do("clear", chromedp.Evaluate[chromedp.Void](`document.getElementById('password').value = ''`))
+	tb.typeText("#password", "a brand new password")
+	tb.clickText("#reset-form", "Set password")
+	tb.waitFor("the chooser", `!document.getElementById('chooser').hidden`)
+	choices := tb.textOf("#chooser-list")
+	for _, want := range []string{"Acme Security", "Globex", "OWNER", "ADMIN"} {
+		if !strings.Contains(choices, want) {
+			t.Errorf("the chooser lacks %s: %q", want, choices)
+		}
+	}
+	tb.do("choose Globex", chromedp.Evaluate[chromedp.Void](`Array.from(document.querySelectorAll('#chooser-list button')).find(function (b) {
+		return b.innerText.includes('Globex');
+	}).click()`))
+	tb.waitFor("Workspace Settings", `location.pathname === '/settings' && document.body.dataset.ready === 'true'`)
+	if got := tb.textOf("#org-name"); got != "Globex" {
+		t.Errorf("signed in to %q", got)
+	}
+
+	// The new password signs in; the link does not work twice.
+	e.browser().signIn(owner.name, "a brand new password")
+	tb.open(at)
+	tb.typeText("#password", "another new password")
+	tb.clickText("#reset-form", "Set password")
+	tb.waitFor("the refusal", `!document.getElementById('invalid').hidden`)
 }
