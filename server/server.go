@@ -166,6 +166,11 @@ func (s *Server) routes() *http.ServeMux {
 	}))
 	mux.Handle("GET /explorer", explorer)
 	mux.Handle("GET /explorer/", explorer)
+	pages := web.Pages()
+	for _, p := range []string{web.LoginPath, web.InvitationPath, web.ResetPasswordPath, web.AssetsPath} {
+		mux.Handle("GET "+p, pages)
+	}
+	mux.Handle("GET "+web.SettingsPath, s.signedInPage(pages))
 	mux.Handle("POST /api/oauth/token", via(auth.ChannelOAuth, http.HandlerFunc(s.token)))
 	mux.Handle("POST /api/oauth/introspect", via(auth.ChannelOAuth, http.HandlerFunc(s.introspect)))
 	mux.Handle("POST /api/oauth/revoke", via(auth.ChannelOAuth, http.HandlerFunc(s.revoke)))
@@ -189,6 +194,7 @@ func (s *Server) routes() *http.ServeMux {
 	// with 404; these answer 405 with the allowed methods.
 	for path, allow := range map[string]string{
 		"/graphql": "GET, POST", "/explorer": "GET", "/healthz": "GET", "/readyz": "GET",
+		"/settings": "GET", "/invitation": "GET", "/reset-password": "GET",
 		"/api/oauth/token": "POST", "/api/oauth/introspect": "POST", "/api/oauth/revoke": "POST",
 		"/.well-known/oauth-authorization-server": "GET", "/.well-known/jwks.json": "GET",
 		"/.well-known/oauth-protected-resource": "GET", "/.well-known/oauth-protected-resource/mcp": "GET",
@@ -198,7 +204,14 @@ func (s *Server) routes() *http.ServeMux {
 	} {
 		mux.Handle(path, methodNotAllowed(allow))
 	}
+	// Unknown paths: a browser gets a small page with links to the pages
+	// that exist, an API client the JSON error.
+	notFound := web.NotFound()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if wantsHTML(r) {
+			notFound.ServeHTTP(w, r)
+			return
+		}
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "no such endpoint"})
 	})
 	return mux

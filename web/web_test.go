@@ -120,6 +120,7 @@ var (
 	srcHref     = regexp.MustCompile(`(?i)\b(?:src|href)\s*=\s*["']?([^"'\s>]+)`)
 	externalURL = regexp.MustCompile(`(?i)^(?:[a-z][a-z0-9+.-]*:)?//`)
 	scriptTag   = regexp.MustCompile(`(?is)<script\b([^>]*)>(.*?)</script>`)
+	assetTag    = regexp.MustCompile(`(?i)<(?:script|link)\b[^>]*\b(?:src|href)="([^"]+)"`)
 	cssURL      = regexp.MustCompile(`(?i)(?:url\(\s*["']?|@import\s+["'])([^"')\s]+)`)
 )
 
@@ -173,7 +174,7 @@ func TestExplorerReferencedAssets(t *testing.T) {
 		".css": "text/css; charset=utf-8",
 	}
 	var n int
-	for _, m := range srcHref.FindAllStringSubmatch(page, -1) {
+	for _, m := range assetTag.FindAllStringSubmatch(page, -1) {
 		ref := m[1]
 		if strings.HasPrefix(ref, "data:") {
 			continue
