@@ -35,6 +35,9 @@ type Options struct {
 	SessionLifetime time.Duration
 	// Observer learns what authentication does, for metrics (nil: nothing).
 	Observer Observer
+	// SecretKeys encrypt signing keys at rest, the first for new rows (nil:
+	// signing keys are stored unencrypted).
+	SecretKeys *SecretKeys
 }
 
 // CreationLimits bound the credentials one person makes in one organization.
