@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -94,19 +93,15 @@ func secretKeyErrors(err error) []*SecretKeyError {
 	var out []*SecretKeyError
 	var walk func(error)
 	walk = func(err error) {
-		var sk *SecretKeyError
-		if errors.As(err, &sk) && err == error(sk) {
-			out = append(out, sk)
-			return
-		}
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			for _, e := range j.Unwrap() {
-				walk(e)
+		switch e := err.(type) { //nolint:errorlint // walks the tree itself
+		case *SecretKeyError:
+			out = append(out, e)
+		case interface{ Unwrap() []error }:
+			for _, inner := range e.Unwrap() {
+				walk(inner)
 			}
-			return
-		}
-		if e := errors.Unwrap(err); e != nil {
-			walk(e)
+		case interface{ Unwrap() error }:
+			walk(e.Unwrap())
 		}
 	}
 	walk(err)
