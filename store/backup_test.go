@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -171,4 +172,29 @@ func TestBackupRefusals(t *testing.T) {
 			t.Fatal("a file was made")
 		}
 	})
+}
+
+// BenchmarkBackup copies a SQLite database of 10,000 organizations (a few MB).
+func BenchmarkBackup(b *testing.B) {
+	ctx := context.Background()
+	st := storetest.Open(b, "sqlite")
+	err := st.Tx(ctx, func(tx *store.Store) error {
+		for range 10_000 {
+			if _, err := insertOrg(ctx, tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	i := 0
+	for b.Loop() {
+		i++
+		if err := st.Backup(ctx, filepath.Join(dir, fmt.Sprintf("b%d.db", i))); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
