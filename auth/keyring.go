@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/big"
+	"slices"
 	"sync"
 	"time"
 
@@ -41,6 +43,8 @@ type signingKey struct {
 	createdAt time.Time
 	retiredAt *time.Time
 	revokedAt *time.Time
+	// secretKeyID names the secret key its row is encrypted with ("": none).
+	secretKeyID string
 }
 
 // Keyring caches the store's signing keys; all replicas read the same keys. It
@@ -48,6 +52,7 @@ type signingKey struct {
 // refresh interval and at once (at most every keyRetry) for an unknown kid.
 type Keyring struct {
 	store   *store.Store
+	secrets *SecretKeys   // nil: keys are stored unencrypted
 	ttl     time.Duration // access token lifetime: how long a retired key stays published
 	refresh time.Duration
 	now     func() time.Time
@@ -57,10 +62,15 @@ type Keyring struct {
 	keys     []signingKey // newest first
 	loadedAt time.Time
 	tried    time.Time
+	// unreadable is what the last re-read could not decrypt (nil: nothing);
+	// reported holds the kids already logged, so each is logged once.
+	unreadable error
+	reported   map[string]bool
 }
 
 func newKeyring(st *store.Store, o Options) *Keyring {
-	return &Keyring{store: st, ttl: o.Tokens.TTL, refresh: o.KeyRefresh, now: o.Now, log: o.Logger}
+	return &Keyring{store: st, secrets: o.SecretKeys, ttl: o.Tokens.TTL, refresh: o.KeyRefresh, now: o.Now, log: o.Logger,
+		reported: map[string]bool{}}
 }
 
 func (k *Keyring) clock() time.Time { return k.now().UTC() }
@@ -89,12 +99,18 @@ func generateKey(alg string) (crypto.Signer, error) {
 	return nil, fmt.Errorf("unsupported signing algorithm %q", alg)
 }
 
-func parseSigningKey(r store.SigningKey) (signingKey, error) {
+// parseSigningKey opens a row with the configured secret keys (a
+// *SecretKeyError when they cannot) and parses its key.
+func (k *Keyring) parseSigningKey(r store.SigningKey) (signingKey, error) {
 	method, err := methodFor(r.Alg)
 	if err != nil {
 		return signingKey{}, err
 	}
-	priv, err := x509.ParsePKCS8PrivateKey(r.PrivateKey)
+	der, err := k.secrets.open(r)
+	if err != nil {
+		return signingKey{}, err
+	}
+	priv, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
 		return signingKey{}, fmt.Errorf("signing key %s: %w", r.ID, err)
 	}
@@ -102,29 +118,80 @@ func parseSigningKey(r store.SigningKey) (signingKey, error) {
 	if !ok {
 		return signingKey{}, fmt.Errorf("signing key %s is not a signer", r.ID)
 	}
-	return signingKey{kid: r.ID, alg: r.Alg, method: method, private: signer, createdAt: r.CreatedAt, retiredAt: r.RetiredAt, revokedAt: r.RevokedAt}, nil
+	return signingKey{kid: r.ID, alg: r.Alg, method: method, private: signer, createdAt: r.CreatedAt,
+		retiredAt: r.RetiredAt, revokedAt: r.RevokedAt, secretKeyID: r.SecretKeyID}, nil
 }
 
-// reload re-reads the key ring from the store.
-func (k *Keyring) reload(ctx context.Context) error {
+// reload re-reads the key ring from the store. A row the configured secret keys
+// cannot open (a *SecretKeyError: its secret key is not configured, or it was
+// altered) fails a strict reload, which changes nothing: the server refuses to
+// start. A lenient reload, the re-read of a running server, keeps the key it
+// already holds under that kid with the row's current state (so a retirement or
+// a revocation still takes effect), leaves out a key it never held, and logs an
+// error once per kid: the server keeps serving with what it has. A row that is
+// unusable for another reason (an algorithm this build does not know) is
+// skipped with a warning either way.
+func (k *Keyring) reload(ctx context.Context, strict bool) error {
 	recs, err := k.store.ListSigningKeys(ctx)
 	if err != nil {
 		return err
 	}
+	k.mu.Lock()
+	held := k.keys
+	k.mu.Unlock()
 	keys := make([]signingKey, 0, len(recs))
+	var unreadable []error
+	var failed []*SecretKeyError
 	for _, r := range recs {
-		key, err := parseSigningKey(r)
-		if err != nil {
+		key, err := k.parseSigningKey(r)
+		var sk *SecretKeyError
+		switch {
+		case err == nil:
+			keys = append(keys, key)
+		case errors.As(err, &sk):
+			unreadable = append(unreadable, err)
+			failed = append(failed, sk)
+			if i := slices.IndexFunc(held, func(h signingKey) bool { return h.kid == r.ID }); i >= 0 {
+				key := held[i]
+				key.retiredAt, key.revokedAt = r.RetiredAt, r.RevokedAt
+				keys = append(keys, key)
+			}
+		default:
 			k.log.WarnContext(ctx, "skipping unusable signing key", "kid", r.ID, "error", err)
-			continue
 		}
-		keys = append(keys, key)
+	}
+	if strict && len(unreadable) > 0 {
+		return errors.Join(unreadable...)
 	}
 	now := k.clock()
 	k.mu.Lock()
-	k.keys, k.loadedAt, k.tried = keys, now, now
+	k.keys, k.loadedAt, k.tried, k.unreadable = keys, now, now, errors.Join(unreadable...)
+	seen := map[string]bool{}
+	for _, sk := range failed {
+		seen[sk.KID] = true
+		if !k.reported[sk.KID] {
+			k.reported[sk.KID] = true
+			k.log.ErrorContext(ctx, "a signing key cannot be decrypted with the configured secret keys; serving with the keys already loaded",
+				"kid", sk.KID, "secret_key_id", sk.KeyID, "error", sk.Error())
+		}
+	}
+	maps.DeleteFunc(k.reported, func(kid string, _ bool) bool { return !seen[kid] })
 	k.mu.Unlock()
 	return nil
+}
+
+// encryptedWithOlderKeys counts the held keys encrypted with a configured
+// secret key other than the first.
+func (k *Keyring) encryptedWithOlderKeys() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	n := 0
+	for _, key := range k.keys {
+		if key.secretKeyID != "" && key.secretKeyID != k.secrets.PrimaryID() {
+			n++
+		}
+	}
+	return n
 }
 
 // current returns the key ring, re-reading it when older than the refresh
@@ -141,7 +208,7 @@ func (k *Keyring) current(ctx context.Context) ([]signingKey, error) {
 	if !stale {
 		return keys, nil
 	}
-	if err := k.reload(ctx); err != nil {
+	if err := k.reload(ctx, false); err != nil {
 		if len(keys) > 0 {
 			k.log.WarnContext(ctx, "signing keys could not be refreshed; using the cached ones", "error", err)
 			return keys, nil
@@ -163,6 +230,12 @@ func (k *Keyring) signer(ctx context.Context) (signingKey, error) {
 		if key.retiredAt == nil && key.revokedAt == nil {
 			return key, nil
 		}
+	}
+	k.mu.Lock()
+	unreadable := k.unreadable
+	k.mu.Unlock()
+	if unreadable != nil {
+		return signingKey{}, fmt.Errorf("auth: no usable active signing key: %w", unreadable)
 	}
 	return signingKey{}, errors.New("auth: no active signing key; run pentographer signing-keys rotate")
 }
@@ -190,7 +263,7 @@ func (k *Keyring) verificationKey(ctx context.Context, kid string) (signingKey, 
 		k.tried = k.clock()
 	}
 	k.mu.Unlock()
-	if !retry || k.reload(ctx) != nil {
+	if !retry || k.reload(ctx, false) != nil {
 		return signingKey{}, false
 	}
 	k.mu.Lock()

@@ -42,6 +42,9 @@ type Options struct {
 	// UsesInterval is how often RecordUses writes when credentials were last
 	// used.
 	UsesInterval time.Duration
+	// SecretKeys encrypt signing keys at rest, the first for new rows (nil:
+	// signing keys are stored unencrypted).
+	SecretKeys *SecretKeys
 }
 
 // CreationLimits bound the credentials one person makes in one organization.

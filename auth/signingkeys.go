@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/x509"
+	"fmt"
 	"time"
 
 	"github.com/pentographer/pentographer/store"
@@ -11,11 +12,40 @@ import (
 // Signing keys are changed by operators only (the command line), through the
 // same door as every other change.
 
-// EnsureSigningKey creates the first signing key when the store has none of the
-// configured algorithm. Called at every start.
+// EnsureSigningKey readies the signing keys at every start. It refuses to go on
+// when a key is encrypted with a secret key that is not configured, or does not
+// decrypt (the error names the kid and the secret key's id). With a secret key
+// configured it encrypts the keys still stored unencrypted; without one it
+// warns that they are. Then it creates a signing key when the store has none of
+// the configured algorithm.
+//
+// Keys already encrypted with another configured secret key are left as they
+// are: moving them to the first key is a deliberate step (ReencryptSigningKeys),
+// taken once every server knows that key. Encrypting a key stored unencrypted
+// needs no such care from servers that have the secret key.
 func (s *Service) EnsureSigningKey(ctx context.Context) error {
-	if err := s.keys.reload(ctx); err != nil {
+	if err := s.keys.reload(ctx, true); err != nil {
 		return err
+	}
+	if s.keys.secrets == nil {
+		s.log.WarnContext(ctx, "signing keys are stored unencrypted in the database: whoever reads it, or a backup of it, "+
+			"can sign access tokens; set PTG_SECRET_KEY or PTG_SECRET_KEY_FILE to a secret key "+
+			"(make one with: pentographer secret-key generate)")
+	} else {
+		n, err := s.rewrapSigningKeys(ctx, func(r store.SigningKey) bool { return r.SecretKeyID == "" })
+		if err != nil {
+			return err
+		}
+		s.log.InfoContext(ctx, "signing keys are encrypted at rest", "secret_key_id", s.keys.secrets.PrimaryID())
+		if n > 0 {
+			s.log.InfoContext(ctx, "encrypted the signing keys that were stored unencrypted", "count", n,
+				"secret_key_id", s.keys.secrets.PrimaryID())
+		}
+		if older := s.keys.encryptedWithOlderKeys(); older > 0 {
+			s.log.InfoContext(ctx, "some signing keys are encrypted with another configured secret key than the first; "+
+				"once every server knows the first one, run: pentographer signing-keys reencrypt", "count", older,
+				"secret_key_id", s.keys.secrets.PrimaryID())
+		}
 	}
 	if k, err := s.keys.signer(ctx); err == nil && k.alg == s.tokens.Alg {
 		return nil
@@ -37,7 +67,7 @@ func (s *Service) RotateSigningKey(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return kid, s.keys.reload(ctx)
+	return kid, s.keys.reload(ctx, false)
 }
 
 // RevokeSigningKey withdraws a leaked signing key: tokens it signed are refused
@@ -79,12 +109,85 @@ func (s *Service) RevokeSigningKey(ctx context.Context, kid string) (newKID stri
 	if err != nil {
 		return "", err
 	}
-	return newKID, s.keys.reload(ctx)
+	return newKID, s.keys.reload(ctx, false)
 }
 
-// insertSigningKey makes a new signer of the configured algorithm in w and
-// retires the others.
+// ReencryptSigningKeys encrypts every signing key with the first configured
+// secret key, in one transaction: keys encrypted with another configured key
+// and keys stored unencrypted. The key pairs do not change, so tokens they
+// signed still verify and the JWKS stays the same. Running servers keep the
+// keys they hold and re-read the rows within the key refresh interval; a server
+// that does not know the first secret key logs an error and keeps serving with
+// what it holds. It reports how many keys it re-encrypted and the id of the
+// secret key that now encrypts them all; a key that does not open fails it, and
+// then nothing changes.
+func (s *Service) ReencryptSigningKeys(ctx context.Context) (n int, keyID string, err error) {
+	if s.keys.secrets == nil {
+		return 0, "", errorf(KindInvalid, "no secret key is configured: set PTG_SECRET_KEY or PTG_SECRET_KEY_FILE "+
+			"(the first key encrypts, the others are only read)")
+	}
+	n, err = s.rewrapSigningKeys(ctx, func(store.SigningKey) bool { return true })
+	return n, s.keys.secrets.PrimaryID(), err
+}
+
+// rewrapSigningKeys encrypts the signing keys that want picks, and that the
+// first secret key does not encrypt yet, with that key, in one transaction. It
+// reports how many rows it changed.
+func (s *Service) rewrapSigningKeys(ctx context.Context, want func(store.SigningKey) bool) (int, error) {
+	secrets := s.keys.secrets
+	var n int
+	err := s.commit(ctx, "", store.LockShared, func(w *writeTx) error {
+		n = 0
+		recs, err := w.tx.ListSigningKeys(w.ctx)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if r.SecretKeyID == secrets.PrimaryID() || !want(r) {
+				continue
+			}
+			der, err := secrets.open(r)
+			if err != nil {
+				return err
+			}
+			keyID, sealed, err := secrets.seal(r.ID, r.Alg, der)
+			if err != nil {
+				return err
+			}
+			// A row another process changed meanwhile is left to it.
+			changed, err := w.tx.UpdateSigningKeyEncryption(w.ctx, r.ID, r.SecretKeyID, keyID, sealed)
+			if err != nil {
+				return err
+			}
+			if changed {
+				n++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, s.keys.reload(ctx, false)
+}
+
+// insertSigningKey makes a new signer of the configured algorithm in w, sealed
+// with the first secret key, and retires the others. Every process must be able
+// to read the new key where it reads the others, so it refuses while the store
+// holds a key encrypted with a secret key this process does not have: an
+// operator command run without the servers' secret key would otherwise store
+// the new key unencrypted, or one run with a key the servers lack would store
+// it where they cannot read it.
 func (s *Service) insertSigningKey(w *writeTx, action string) (string, error) {
+	recs, err := w.tx.ListSigningKeys(w.ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range recs {
+		if r.SecretKeyID != "" && !s.keys.secrets.has(r.SecretKeyID) {
+			return "", fmt.Errorf("refusing to make a signing key: %w", &SecretKeyError{KID: r.ID, KeyID: r.SecretKeyID, Configured: s.keys.secrets.IDs()})
+		}
+	}
 	priv, err := generateKey(s.tokens.Alg)
 	if err != nil {
 		return "", err
@@ -97,7 +200,11 @@ func (s *Service) insertSigningKey(w *writeTx, action string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	rec := store.SigningKey{ID: kid, Alg: s.tokens.Alg, PrivateKey: der, CreatedAt: w.now}
+	keyID, stored, err := s.keys.secrets.seal(kid, s.tokens.Alg, der)
+	if err != nil {
+		return "", err
+	}
+	rec := store.SigningKey{ID: kid, Alg: s.tokens.Alg, PrivateKey: stored, SecretKeyID: keyID, CreatedAt: w.now}
 	if err := w.tx.InsertSigningKey(w.ctx, &rec); err != nil {
 		return "", err
 	}

@@ -43,7 +43,7 @@ func (a *Authenticator) apply(ctx context.Context, invs ...Invalidation) {
 	a.cache.forget(invs...)
 	for _, inv := range invs {
 		if inv.SigningKeys {
-			if err := a.keys.reload(ctx); err != nil {
+			if err := a.keys.reload(ctx, false); err != nil {
 				a.log.WarnContext(ctx, "signing keys could not be re-read after a change; the periodic refresh will retry", "error", err)
 			}
 			return

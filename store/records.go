@@ -90,11 +90,16 @@ func (OAuthClient) TableName() string { return "oauth_clients" }
 // SigningKey is a key pair that signs access tokens. The newest key without
 // RetiredAt signs; retired keys stay published until their tokens have expired.
 type SigningKey struct {
-	ID         string `gorm:"primaryKey;size:64"` // the JWS kid
-	Alg        string `gorm:"size:16;not null"`
-	PrivateKey []byte `gorm:"not null"` // PKCS #8 DER
-	CreatedAt  time.Time
-	RetiredAt  *time.Time
+	ID  string `gorm:"primaryKey;size:64"` // the JWS kid
+	Alg string `gorm:"size:16;not null"`
+	// PrivateKey is the PKCS #8 DER of the private key when SecretKeyID is
+	// empty, else its encrypted envelope (the auth package's format).
+	PrivateKey []byte `gorm:"not null"`
+	// SecretKeyID names the secret key that encrypts PrivateKey (a digest of
+	// it, never the key); empty for a key stored unencrypted.
+	SecretKeyID string `gorm:"size:32;not null;default:''"`
+	CreatedAt   time.Time
+	RetiredAt   *time.Time
 	// RevokedAt withdraws a leaked key: its tokens are refused at once.
 	RevokedAt *time.Time
 }

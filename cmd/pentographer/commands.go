@@ -40,7 +40,7 @@ var commands = []command{
 			"Migrations run first. On the first start against an empty store it creates an\n" +
 			"organization and its owner, and once the server is listening prints, once, the\n" +
 			"owner's password and an owner API key.",
-		groups: []group{groupStore, groupAddress, groupHTTP, groupSigning, groupScopes, groupFirstStart, groupLog},
+		groups: []group{groupStore, groupAddress, groupHTTP, groupSigning, groupSecret, groupScopes, groupFirstStart, groupLog},
 		setup:  cmdServe,
 	},
 	{
@@ -48,6 +48,15 @@ var commands = []command{
 		about:  "Create or update the database schema. It is idempotent; serve also runs it at start.",
 		groups: storeGroups,
 		setup:  cmdMigrate,
+	},
+	{
+		name: "backup", synopsis: "PATH [flags]", summary: "copy a SQLite database, also while the server runs",
+		about: "Write a consistent copy of the SQLite database to PATH, a new file, while servers\n" +
+			"may go on using it. The copy is a complete database: to restore, stop the servers\n" +
+			"and put it in place of the database file. For PostgreSQL use its own tools (pg_dump).",
+		groups: storeGroups,
+		args:   []string{"PATH"},
+		setup:  cmdBackup,
 	},
 	{
 		name: "bootstrap", synopsis: "--org NAME --email EMAIL [--json] [flags]",
@@ -87,7 +96,7 @@ var commands = []command{
 		name: "signing-keys rotate", synopsis: "[flags]", summary: "make a new access token signing key",
 		about: "Make a new key sign access tokens. The old keys stay published until the tokens\n" +
 			"they signed have expired; running servers pick up the new key within seconds.",
-		groups: append([]group{groupSigning}, storeGroups...),
+		groups: append([]group{groupSigning, groupSecret}, storeGroups...),
 		setup:  cmdRotate,
 	},
 	{
@@ -95,9 +104,26 @@ var commands = []command{
 		about: "Withdraw a signing key (KID, the kid of its tokens): its tokens are refused and it\n" +
 			"leaves the JWKS at once here and within seconds on every running server. When it\n" +
 			"was the key that signs, a new one takes over.",
-		groups: append([]group{groupSigning}, storeGroups...),
+		groups: append([]group{groupSigning, groupSecret}, storeGroups...),
 		args:   []string{"KID"},
 		setup:  cmdRevokeSigningKey,
+	},
+	{
+		name: "signing-keys reencrypt", synopsis: "[flags]", summary: "encrypt every signing key with the first secret key",
+		about: "Encrypt every signing key in the database with the first key of PTG_SECRET_KEY (or\n" +
+			"of the file --secret-key-file names), reading each with whichever listed key it\n" +
+			"was encrypted with, all in one transaction. The key pairs stay the same: tokens\n" +
+			"verify as before. Run it after every server knows the first key; then the old key\n" +
+			"may leave the list (keep it while backups made before need it).",
+		groups: append([]group{groupSecret}, storeGroups...),
+		setup:  cmdReencrypt,
+	},
+	{
+		name: "secret-key generate", synopsis: "[--file PATH]", summary: "make a new secret key for PTG_SECRET_KEY",
+		about: "Print a new secret key (32 random bytes in base64) for PTG_SECRET_KEY, or write it\n" +
+			"to a new file readable by its owner only (for PTG_SECRET_KEY_FILE). Keep it\n" +
+			"outside the database and its backups: without it the signing keys cannot be read.",
+		setup: cmdGenerateSecretKey,
 	},
 	{
 		name: "mcp config", synopsis: "--editor EDITOR [--url URL] [--key KEY]",
@@ -235,7 +261,11 @@ func newInvocation(cmd *command, stdout, stderr io.Writer, getenv func(string) s
 		if v := getenv(o.env); v != "" {
 			def = v
 		}
-		inv.settings[o.flag] = fs.String(o.flag, def, o.usage)
+		if o.flag == "" {
+			inv.settings[o.env] = &def
+			continue
+		}
+		inv.settings[o.env] = fs.String(o.flag, def, o.usage)
 	}
 	return inv
 }
@@ -297,11 +327,11 @@ func (inv *invocation) parse(args []string) (Config, error) {
 	var c Config
 	for _, o := range options {
 		v := o.def
-		if p, ok := inv.settings[o.flag]; ok {
+		if p, ok := inv.settings[o.env]; ok {
 			v = *p
 		}
 		if err := o.set(&c, v); err != nil {
-			return c, fmt.Errorf("--%s / %s: %w", o.flag, o.env, err)
+			return c, fmt.Errorf("%s: %w", o.name(), err)
 		}
 	}
 	return c, c.validate()
@@ -346,11 +376,14 @@ func (inv *invocation) help() string {
 		if !c.takes(o) {
 			continue
 		}
-		note := o.env
+		left, note := "--"+o.flag+" "+o.arg, o.env
+		if o.flag == "" {
+			left, note = o.env+" "+o.arg, "variable only: a flag would show in the process list"
+		}
 		if o.def != "" {
 			note += fmt.Sprintf(", default %q", o.def)
 		}
-		settings = append(settings, row{"--" + o.flag + " " + o.arg, o.usage, note})
+		settings = append(settings, row{left, o.usage, note})
 	}
 	width := 0
 	for _, r := range append(slices.Clone(own), settings...) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/url"
@@ -46,6 +47,10 @@ type Config struct {
 	SessionIdle    time.Duration
 	SessionMax     time.Duration
 	MCPRate        int
+	// SecretKey is PTG_SECRET_KEY (a variable only); SecretKeyFile names a
+	// file holding the same. At most one is set; see SecretKeys.
+	SecretKey     string
+	SecretKeyFile string
 }
 
 // group is a set of settings that travel together; a command takes whole groups,
@@ -59,6 +64,7 @@ const (
 	groupLog                     // how the process logs
 	groupScopes                  // the deployment's scope catalog
 	groupSigning                 // how access tokens are signed
+	groupSecret                  // the secret key that encrypts signing keys at rest
 	groupHTTP                    // the server's limits and HTTP settings
 	groupAddress                 // where the server listens and the public URL
 	groupFirstStart              // what the first start creates
@@ -66,11 +72,21 @@ const (
 
 // option describes one setting: its flag, its variable, the placeholder shown
 // in help, its default (empty: none, or explained in usage), its help, its group
-// and how it is stored in a Config.
+// and how it is stored in a Config. A setting without a flag is read from its
+// variable only: a secret given as a flag would show in the process list.
 type option struct {
 	flag, env, arg, def, usage string
 	group                      group
 	set                        func(c *Config, v string) error
+}
+
+// name is how messages refer to the setting: "--flag / PTG_VAR", or the
+// variable alone.
+func (o option) name() string {
+	if o.flag == "" {
+		return o.env
+	}
+	return "--" + o.flag + " / " + o.env
 }
 
 func str(p func(*Config) *string) func(*Config, string) error {
@@ -152,6 +168,12 @@ var options = []option{
 		groupHTTP, str(func(c *Config) *string { return &c.TokenAudience })},
 	{"signing-alg", "PTG_SIGNING_ALG", "ALG", authDefaults.Tokens.Alg, "JWS algorithm of new signing keys: ES256, ES384 or RS256",
 		groupSigning, str(func(c *Config) *string { return &c.SigningAlg })},
+	{"", "PTG_SECRET_KEY", "KEYS", "",
+		"secret key that encrypts signing keys in the database: 32 random bytes in base64 " +
+			"(pentographer secret-key generate); while changing keys, several comma-separated, the first encrypting",
+		groupSecret, str(func(c *Config) *string { return &c.SecretKey })},
+	{"secret-key-file", "PTG_SECRET_KEY_FILE", "PATH", "", "file holding the secret key(s), instead of PTG_SECRET_KEY",
+		groupSecret, str(func(c *Config) *string { return &c.SecretKeyFile })},
 	{"client-failure-limit", "PTG_CLIENT_FAILURE_LIMIT", "N", strconv.Itoa(serverDefaults.ClientFailureLimit),
 		"failed client authentications of one client id from one address per minute before 429 there",
 		groupHTTP, count(func(c *Config) *int { return &c.ClientFailures })},
@@ -216,7 +238,66 @@ func (c Config) validate() error {
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		return fmt.Errorf("--log-level / PTG_LOG_LEVEL must be debug, info, warn or error, not %q", c.LogLevel)
 	}
+	if c.SecretKey != "" && c.SecretKeyFile != "" {
+		return errors.New("PTG_SECRET_KEY and --secret-key-file / PTG_SECRET_KEY_FILE are both set; set one of them")
+	}
 	return nil
+}
+
+// SecretKeys reads the secret keys that encrypt signing keys at rest: from
+// PTG_SECRET_KEY or from the file --secret-key-file names (nil when neither is
+// set). A file others may read is used, with a warning.
+func (c Config) SecretKeys(log *slog.Logger) (*auth.SecretKeys, error) {
+	switch {
+	case c.SecretKey != "":
+		keys, err := auth.ParseSecretKeys(c.SecretKey)
+		if err != nil {
+			return nil, fmt.Errorf("PTG_SECRET_KEY: %w", err)
+		}
+		return keys, nil
+	case c.SecretKeyFile == "":
+		return nil, nil
+	}
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("--secret-key-file / PTG_SECRET_KEY_FILE %q: %s", c.SecretKeyFile, fmt.Sprintf(format, args...))
+	}
+	f, err := os.Open(c.SecretKeyFile)
+	if err != nil {
+		return nil, fail("%v", pathReason(err))
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	switch {
+	case err != nil:
+		return nil, fail("%v", pathReason(err))
+	case !st.Mode().IsRegular():
+		return nil, fail("not a regular file")
+	case st.Size() > 4096:
+		return nil, fail("%d bytes is too long for secret keys", st.Size())
+	}
+	if perm := st.Mode().Perm(); perm&0o004 != 0 {
+		log.Warn("the secret key file is readable by every user of this machine; restrict it, e.g. chmod 600",
+			"path", c.SecretKeyFile, "mode", fmt.Sprintf("%04o", perm))
+	}
+	text, err := io.ReadAll(io.LimitReader(f, 4097))
+	if err != nil {
+		return nil, fail("%v", pathReason(err))
+	}
+	defer clear(text)
+	keys, err := auth.ParseSecretKeys(string(text))
+	if err != nil {
+		return nil, fail("%v", err)
+	}
+	return keys, nil
+}
+
+// pathReason drops the path from a file error: the message names it already.
+func pathReason(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // PublicBase is the public URL without a trailing slash: the configured one, or
@@ -251,10 +332,11 @@ func (c Config) Tokens() auth.TokenConfig {
 	return auth.TokenConfig{Issuer: c.PublicBase(), Audience: aud, TTL: c.TokenTTL, Alg: c.SigningAlg}
 }
 
-// AuthOptions are the auth service's options of this configuration.
-func (c Config) AuthOptions(catalog *auth.Catalog, log *slog.Logger) auth.Options {
+// AuthOptions are the auth service's options of this configuration, with the
+// secret keys read by SecretKeys.
+func (c Config) AuthOptions(catalog *auth.Catalog, secrets *auth.SecretKeys, log *slog.Logger) auth.Options {
 	return auth.Options{
-		Catalog: catalog, Tokens: c.Tokens(), Logger: log, PublicURL: c.PublicBase(),
+		Catalog: catalog, Tokens: c.Tokens(), Logger: log, PublicURL: c.PublicBase(), SecretKeys: secrets,
 		Limits:      auth.CreationLimits{PerMinute: c.CreateRate, MaxAPIKeys: c.MaxKeysPerUser, MaxOAuthClients: c.MaxClients},
 		SessionIdle: c.SessionIdle, SessionLifetime: c.SessionMax,
 	}

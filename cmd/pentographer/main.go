@@ -34,6 +34,10 @@ func openServices(ctx context.Context, cfg Config, log *slog.Logger) (*store.Sto
 	if err != nil {
 		return nil, nil, fmt.Errorf("--extra-scopes / PTG_SCOPES: %w", err)
 	}
+	secrets, err := cfg.SecretKeys(log)
+	if err != nil {
+		return nil, nil, err
+	}
 	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{})
 	if err != nil {
 		return nil, nil, err
@@ -42,7 +46,7 @@ func openServices(ctx context.Context, cfg Config, log *slog.Logger) (*store.Sto
 		_ = st.Close()
 		return nil, nil, err
 	}
-	return st, auth.NewService(st, cfg.AuthOptions(catalog, log)), nil
+	return st, auth.NewService(st, cfg.AuthOptions(catalog, secrets, log)), nil
 }
 
 // operator runs fn with the service over the configured store, audited as a

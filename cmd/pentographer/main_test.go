@@ -133,6 +133,9 @@ func TestCommandsTakeOnlyTheirSettings(t *testing.T) {
 			help := inv.help()
 			for _, o := range options {
 				listed := strings.Contains(help, "--"+o.flag+" ") && strings.Contains(help, o.env)
+				if o.flag == "" { // a variable only
+					listed = strings.Contains(help, "\n  "+o.env+" ")
+				}
 				if listed != c.takes(o) {
 					t.Errorf("--%s / %s listed %v, taken %v", o.flag, o.env, listed, c.takes(o))
 				}

@@ -45,7 +45,7 @@ func cmdServe(inv *invocation) func(context.Context, Config) error {
 		}
 		defer st.Close()
 		if err := svc.EnsureSigningKey(ctx); err != nil {
-			return fmt.Errorf("signing key: %w", err)
+			return fmt.Errorf("signing keys: %w", err)
 		}
 		srv := server.New(cfg.ServerConfig(), log, svc, st.Ping)
 		if derived {
