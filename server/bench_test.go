@@ -36,12 +36,23 @@ func BenchmarkViewer(b *testing.B) {
 			injected.Handle("POST /graphql", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				noStore(e.srv.graph).ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
 			}))
+			signedIn, err := e.svc.SignIn(context.Background(), "owner@bench.test", owner.password)
+			if err != nil {
+				b.Fatal(err)
+			}
+			withKey := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+owner.key) }
+			withSession := func(r *http.Request) {
+				r.AddCookie(&http.Cookie{Name: SessionCookie, Value: signedIn.Token})
+				r.Header.Set("Origin", e.srv.cfg.PublicURL)
+			}
 			stacks := []struct {
-				name string
-				h    http.Handler
+				name    string
+				h       http.Handler
+				prepare func(*http.Request)
 			}{
-				{"authenticated", e.srv.Handler()},
-				{"principal_injected", e.srv.chain(injected)},
+				{"authenticated", e.srv.Handler(), withKey},
+				{"session", e.srv.Handler(), withSession},
+				{"principal_injected", e.srv.chain(injected), withKey},
 			}
 			for _, s := range stacks {
 				b.Run(s.name, func(b *testing.B) {
@@ -49,7 +60,7 @@ func BenchmarkViewer(b *testing.B) {
 					for b.Loop() {
 						req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(`{"query":"{ viewer { role } }"}`))
 						req.Header.Set("Content-Type", "application/json")
-						req.Header.Set("Authorization", "Bearer "+owner.key)
+						s.prepare(req)
 						rec := httptest.NewRecorder()
 						s.h.ServeHTTP(rec, req)
 						if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "OWNER") {
