@@ -48,11 +48,7 @@ func (s *Server) requireBearerFor(challenge string, next http.Handler) http.Hand
 			unauthorized(w, challenge, "invalid_token", err.Error())
 			return
 		case err != nil:
-			s.log.ErrorContext(r.Context(), "authentication failed", "request_id", requestIDFrom(r.Context()), "error", err)
-			w.Header().Set("Retry-After", "1")
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{
-				"error": "temporarily_unavailable", "error_description": "the server cannot check credentials right now",
-			})
+			s.unavailable(w, r, err)
 			return
 		}
 		ri := requestInfoFrom(r.Context())
