@@ -62,7 +62,12 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		case gqlErr.Err == nil || isEngineError(gqlErr.Err):
 			// Raised by gqlgen/gqlparser from the query text: safe to show.
 		default:
-			log.ErrorContext(ctx, "graphql resolver failed",
+			level, msg := slog.LevelError, "graphql resolver failed"
+			if errors.Is(err, context.Canceled) && errors.Is(ctx.Err(), context.Canceled) {
+				// The client went away: not a server error.
+				level, msg = slog.LevelDebug, "client disconnected"
+			}
+			log.Log(ctx, level, msg,
 				"request_id", auth.RequestMetaFrom(ctx).RequestID, "path", gqlErr.Path.String(), "error", err)
 			gqlErr.Message = "internal error"
 			gqlErr.Extensions = nil

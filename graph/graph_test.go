@@ -3,6 +3,8 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/99designs/gqlgen/client"
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -121,5 +124,28 @@ func TestErrorPresenterHidesInternalErrors(t *testing.T) {
 	}
 	if len(body.Errors) != 1 || body.Errors[0].Message != "internal error" || body.Errors[0].Extensions["code"] != CodeInternal {
 		t.Fatalf("got %s", rec.Body)
+	}
+}
+
+func TestAClientThatWentAwayIsNoResolverFailure(t *testing.T) {
+	var logs strings.Builder
+	present := errorPresenter(slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	canceled := fmt.Errorf("store: api keys: %w", context.Canceled)
+	for _, c := range []struct {
+		name  string
+		ctx   context.Context
+		level string
+	}{
+		{"client_gone", gone, `"level":"DEBUG","msg":"client disconnected"`},
+		// A cancellation of our own, the client still there, is a failure.
+		{"client_still_there", context.Background(), `"level":"ERROR","msg":"graphql resolver failed"`},
+	} {
+		logs.Reset()
+		e := present(graphql.WithPathContext(c.ctx, graphql.NewPathWithField("viewer")), canceled)
+		if e.Message != "internal error" || e.Extensions["code"] != CodeInternal || !strings.Contains(logs.String(), c.level) {
+			t.Errorf("%s: %v %v, logged %s", c.name, e.Message, e.Extensions, logs.String())
+		}
 	}
 }

@@ -166,6 +166,11 @@ func (t *tools) fail(ctx context.Context, tool string, err error) error {
 		return errors.New(domain.Message)
 	}
 	id := auth.RequestMetaFrom(ctx).RequestID
+	if errors.Is(err, context.Canceled) && errors.Is(ctx.Err(), context.Canceled) {
+		// The client went away: not a server error.
+		t.log.DebugContext(ctx, "client disconnected", "request_id", id, "tool", tool, "error", err)
+		return fmt.Errorf("%w (request id %s)", errInternal, id)
+	}
 	t.log.ErrorContext(ctx, "mcp tool failed", "request_id", id, "tool", tool, "error", err)
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("the request took too long; try again (request id %s)", id)

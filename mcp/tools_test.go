@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -135,6 +136,17 @@ func TestFailShowsDomainErrorsAndHidesTheRest(t *testing.T) {
 		if c.logged && !strings.Contains(logs.String(), "req-1") {
 			t.Errorf("the log line lacks the request id: %s", logs.String())
 		}
+	}
+}
+
+func TestFailLogsAClientThatWentAwayAtDebug(t *testing.T) {
+	var logs bytes.Buffer
+	tl := &tools{log: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	gone, cancel := context.WithCancel(auth.WithRequestMeta(context.Background(), auth.RequestMeta{RequestID: "req-1"}))
+	cancel()
+	got := tl.fail(gone, "some_tool", fmt.Errorf("store: list: %w", context.Canceled)).Error()
+	if got != "internal error (request id req-1)" || !strings.Contains(logs.String(), `"level":"DEBUG","msg":"client disconnected"`) {
+		t.Fatalf("got %q, logged %s", got, logs.String())
 	}
 }
 

@@ -61,6 +61,7 @@ func (s *Server) refuseCredential(w http.ResponseWriter, r *http.Request, challe
 	case auth.KindOf(err) == auth.KindUnauthenticated:
 		unauthorized(w, challenge, "invalid_token", err.Error())
 	case auth.KindOf(err) == auth.KindRateLimited:
+		s.cfg.Metrics.limited(limiterUnknownCredentials)
 		w.Header().Set("Retry-After", "60")
 		writeJSON(w, http.StatusTooManyRequests, map[string]string{
 			"error": "too_many_requests", "error_description": err.Error(),

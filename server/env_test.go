@@ -22,10 +22,12 @@ import (
 // testPasswordCost keeps argon2id cheap in tests; production uses the default.
 var testPasswordCost = auth.PasswordCost{MemoryKiB: 1024, Iterations: 1, Parallelism: 1}
 
-// syncBuffer collects log output from concurrent handlers.
+// syncBuffer collects log output from concurrent handlers. String first
+// flushes the LogWriter in front of it, if any, so that tests see every line.
 type syncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
+	w   *LogWriter
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
@@ -35,6 +37,9 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 }
 
 func (b *syncBuffer) String() string {
+	if b.w != nil {
+		_ = b.w.Flush()
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
@@ -55,6 +60,9 @@ type env struct {
 	http  *httptest.Server
 	logs  *syncBuffer
 	clock *fakeClock
+	// metrics are the server's; the test reads them in Go or scrapes them
+	// with serveMetrics.
+	metrics *Metrics
 }
 
 // newEnv starts a server over st; tweaks adjust the service options.
@@ -66,8 +74,10 @@ func newEnv(t testing.TB, st *store.Store, tweaks ...func(*auth.Options)) *env {
 // newEnvConfig is newEnv with a tweak of the server's configuration too.
 func newEnvConfig(t testing.TB, st *store.Store, cfgTweak func(*Config), tweaks ...func(*auth.Options)) *env {
 	t.Helper()
-	e := &env{t: t, st: st, logs: &syncBuffer{}, clock: &fakeClock{}}
-	log := slog.New(RedactingHandler(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	e := &env{t: t, st: st, logs: &syncBuffer{}, clock: &fakeClock{}, metrics: NewMetrics()}
+	// As in production: JSON through a LogWriter that the access log shares.
+	e.logs.w = NewLogWriter(e.logs)
+	log := slog.New(LogHandler(slog.NewJSONHandler(e.logs.w, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	catalog, err := auth.NewCatalog([]string{"findings:read"})
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +90,7 @@ func newEnvConfig(t testing.TB, st *store.Store, cfgTweak func(*Config), tweaks 
 		Catalog: catalog, Now: e.clock.now, Logger: log, PasswordCost: testPasswordCost, KeyRefresh: 50 * time.Millisecond,
 		UsesInterval: 20 * time.Millisecond,
 		Tokens:       auth.TokenConfig{Issuer: publicURL, Audience: publicURL + "/graphql", TTL: time.Hour, Alg: "ES256"},
+		Observer:     e.metrics,
 	}
 	for _, tweak := range tweaks {
 		tweak(&opts)
@@ -95,6 +106,8 @@ func newEnvConfig(t testing.TB, st *store.Store, cfgTweak func(*Config), tweaks 
 	}
 	cfg := DefaultConfig()
 	cfg.PublicURL = publicURL
+	cfg.Metrics, cfg.AccessLog = e.metrics, e.logs.w
+	e.metrics.WatchDatabase(st.Stats)
 	if cfgTweak != nil {
 		cfgTweak(&cfg)
 	}

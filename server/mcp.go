@@ -80,6 +80,7 @@ func (s *Server) limitMCP(next http.Handler) http.Handler {
 			key += p.CredentialID
 		}
 		if s.mcpRate.RespondOnLimit(w, r, key) {
+			s.cfg.Metrics.limited(limiterMCP)
 			return
 		}
 		next.ServeHTTP(w, r)

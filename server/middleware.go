@@ -6,17 +6,17 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"time"
 
 	"github.com/pentographer/pentographer/auth"
 )
 
 // chain wraps h in the middleware every request passes, outermost first: request
-// id, access log, panic recovery, security headers, body limit, deadline.
+// id, access log and metrics, panic recovery, security headers, body limit,
+// deadline, and the note of the route that served it.
 func (s *Server) chain(h http.Handler) http.Handler {
+	h = recordRoute(h)
 	h = s.deadline(h)
 	h = s.limitBody(h)
 	h = securityHeaders(h)
@@ -31,6 +31,7 @@ type requestInfo struct {
 	address      string
 	credentialID string
 	method       auth.Method
+	route        string // the mux pattern that served the request
 }
 
 type requestInfoKey struct{}
@@ -108,30 +109,6 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 }
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
-// accessLog writes one line per request. It logs the path but never the query
-// string, headers, cookies or body, where credentials travel.
-func (s *Server) accessLog(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r)
-		ri := requestInfoFrom(r.Context())
-		attrs := []slog.Attr{
-			slog.String("request_id", ri.id),
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
-			slog.Int("status", rec.status),
-			slog.Int("bytes", rec.bytes),
-			slog.Duration("duration", time.Since(start)),
-			slog.String("remote_addr", ri.address),
-		}
-		if ri.credentialID != "" {
-			attrs = append(attrs, slog.String("auth_method", string(ri.method)), slog.String("credential_id", ri.credentialID))
-		}
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "http request", attrs...)
-	})
-}
 
 // recoverPanics turns a handler panic into a logged 500 with a generic body.
 func (s *Server) recoverPanics(next http.Handler) http.Handler {

@@ -159,6 +159,7 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form
 	}
 	limits := s.clientLimits(id, clientAddress(r))
 	if s.clientFailures.blocked(limits...) {
+		s.cfg.Metrics.limited(limiterClientAuthentication)
 		w.Header().Set("Retry-After", s.clientFailures.retryAfter())
 		writeOAuth(w, http.StatusTooManyRequests, map[string]string{
 			"error": "temporarily_unavailable", "error_description": "too many failed attempts; retry later",
@@ -180,8 +181,12 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form
 	return client, true
 }
 
-// serverError logs err with the request id and answers a generic 500.
+// serverError logs err with the request id and answers a generic 500, unless
+// the client went away (then there is nobody to answer).
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	if s.clientGone(r, err) {
+		return
+	}
 	s.log.ErrorContext(r.Context(), "oauth endpoint failed", "request_id", requestIDFrom(r.Context()), "error", err)
 	writeOAuth(w, http.StatusInternalServerError, map[string]string{"error": "server_error", "error_description": "internal error"})
 }

@@ -53,6 +53,14 @@ type Config struct {
 	// MCPRate is how many requests one credential may make to /mcp per minute
 	// before it gets 429.
 	MCPRate int
+	// Metrics, when set, count requests, authentications, tokens and
+	// refusals (nil: nothing is counted).
+	Metrics *Metrics
+	// AccessLog, when set, receives the access log as lean JSON lines,
+	// buffered; the server's logger must then write its JSON to the same
+	// LogWriter, so that lines keep their order. Nil: the access log goes
+	// through the server's logger like any other line.
+	AccessLog *LogWriter
 }
 
 // DefaultConfig returns the defaults the command line starts from.
@@ -250,6 +258,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.ready(ctx); err != nil {
+		if s.clientGone(r, err) {
+			return
+		}
 		s.log.WarnContext(ctx, "readiness check failed", "request_id", requestIDFrom(ctx), "error", err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 		return
@@ -260,7 +271,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 // Serve runs the server on ln until ctx ends, then shuts down gracefully, letting
 // in-flight requests finish for up to grace.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
-	hs := &http.Server{
+	return serveUntil(ctx, &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -268,7 +279,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
+	}, ln, grace)
+}
+
+// serveUntil runs hs on ln until ctx ends, then shuts it down gracefully,
+// letting in-flight requests finish for up to grace.
+func serveUntil(ctx context.Context, hs *http.Server, ln net.Listener, grace time.Duration) error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

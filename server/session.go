@@ -100,8 +100,11 @@ func (s *Server) requireCredential(next http.Handler) http.Handler {
 }
 
 // unavailable answers 503 for a failure to check credentials (the store is
-// down), logging the cause.
+// down), logging the cause, unless the client went away.
 func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	if s.clientGone(r, err) {
+		return
+	}
 	s.log.ErrorContext(r.Context(), "authentication failed", "request_id", requestIDFrom(r.Context()), "error", err)
 	w.Header().Set("Retry-After", "1")
 	writeJSON(w, http.StatusServiceUnavailable, map[string]string{
@@ -135,6 +138,8 @@ func (s *Server) servePage(h pageHandler) http.Handler {
 		var pe *pageError
 		var ae *auth.Error
 		switch {
+		case s.clientGone(r, err):
+			return
 		case errors.As(err, &pe):
 		case errors.As(err, &ae):
 			pe = &pageError{desc: ae.Message, field: ae.Field}
@@ -221,6 +226,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) (any, error) {
 		{"signin-addr:" + addr, s.cfg.SignInAddressLimit},
 	}
 	if s.signInFailures.blocked(limits...) {
+		s.cfg.Metrics.limited(limiterSignIn)
 		retry := s.signInFailures.retryAfter()
 		w.Header().Set("Retry-After", retry)
 		s.log.WarnContext(r.Context(), "sign-in refused: too many failed attempts", "request_id", requestIDFrom(r.Context()), "remote_addr", addr)

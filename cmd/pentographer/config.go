@@ -51,6 +51,8 @@ type Config struct {
 	// file holding the same. At most one is set; see SecretKeys.
 	SecretKey     string
 	SecretKeyFile string
+	// MetricsListen is the address of the Prometheus listener ("": none).
+	MetricsListen string
 }
 
 // group is a set of settings that travel together; a command takes whole groups,
@@ -141,6 +143,8 @@ var options = []option{
 		groupStore, str(func(c *Config) *string { return &c.DatabaseURL })},
 	{"listen", "PTG_LISTEN", "ADDR", ":8080", "address the HTTP server listens on, host:port or :port",
 		groupAddress, str(func(c *Config) *string { return &c.Listen })},
+	{"metrics-listen", "PTG_METRICS_LISTEN", "ADDR", "", "address of a separate listener serving Prometheus metrics at /metrics, host:port (unset: none)",
+		groupHTTP, str(func(c *Config) *string { return &c.MetricsListen })},
 	{"public-url", "PTG_PUBLIC_URL", "URL", "", "public base URL: token issuer, links (unset: http://localhost:PORT, the port of --listen)",
 		groupAddress, str(func(c *Config) *string { return &c.PublicURL })},
 	{"log-format", "PTG_LOG_FORMAT", "FORMAT", "auto", "log format: json, text, or auto (text on a terminal, else json)",
@@ -222,6 +226,9 @@ func (c Config) validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("--listen / PTG_LISTEN must be host:port or :port, not %q", c.Listen)
+	}
+	if _, _, err := net.SplitHostPort(c.MetricsListen); c.MetricsListen != "" && err != nil {
+		return fmt.Errorf("--metrics-listen / PTG_METRICS_LISTEN must be host:port or :port, not %q", c.MetricsListen)
 	}
 	if err := c.Tokens().Validate(); err != nil {
 		return fmt.Errorf("token settings: %w", err)
@@ -362,6 +369,14 @@ func splitList(s string) []string {
 
 // logger builds the process logger: JSON in production, text on a terminal.
 func (c Config) logger(w io.Writer) *slog.Logger {
+	log, _ := c.logging(w)
+	return log
+}
+
+// logging builds the process logger and, when it writes JSON, the LogWriter
+// it writes through, which the server's access log shares (nil for text).
+// Whoever gets a LogWriter closes it when done, to write what it buffered.
+func (c Config) logging(w io.Writer) (*slog.Logger, *server.LogWriter) {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(c.LogLevel))
 	opts := &slog.HandlerOptions{Level: lvl}
@@ -373,9 +388,9 @@ func (c Config) logger(w io.Writer) *slog.Logger {
 			}
 		}
 	}
-	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if text {
-		h = slog.NewTextHandler(w, opts)
+		return slog.New(server.LogHandler(slog.NewTextHandler(w, opts))), nil
 	}
-	return slog.New(server.RedactingHandler(h))
+	lw := server.NewLogWriter(w)
+	return slog.New(server.LogHandler(slog.NewJSONHandler(lw, opts))), lw
 }

@@ -28,8 +28,9 @@ func main() {
 	os.Exit(code)
 }
 
-// openServices opens and migrates the store and builds the auth service.
-func openServices(ctx context.Context, cfg Config, log *slog.Logger) (*store.Store, *auth.Service, error) {
+// openServices opens and migrates the store and builds the auth service, which
+// reports to observer (nil: nobody).
+func openServices(ctx context.Context, cfg Config, log *slog.Logger, observer auth.Observer) (*store.Store, *auth.Service, error) {
 	catalog, err := auth.NewCatalog(cfg.Scopes())
 	if err != nil {
 		return nil, nil, fmt.Errorf("--extra-scopes / PTG_SCOPES: %w", err)
@@ -46,13 +47,15 @@ func openServices(ctx context.Context, cfg Config, log *slog.Logger) (*store.Sto
 		_ = st.Close()
 		return nil, nil, err
 	}
-	return st, auth.NewService(st, cfg.AuthOptions(catalog, secrets, log)), nil
+	opts := cfg.AuthOptions(catalog, secrets, log)
+	opts.Observer = observer
+	return st, auth.NewService(st, opts), nil
 }
 
 // operator runs fn with the service over the configured store, audited as a
 // command-line action.
 func operator(ctx context.Context, inv *invocation, cfg Config, fn func(ctx context.Context, st *store.Store, svc *auth.Service) error) error {
-	st, svc, err := openServices(ctx, cfg, cfg.logger(inv.stderr))
+	st, svc, err := openServices(ctx, cfg, cfg.logger(inv.stderr), nil)
 	if err != nil {
 		return err
 	}

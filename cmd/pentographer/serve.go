@@ -9,13 +9,15 @@ import (
 	"sync"
 	"syscall"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/pentographer/pentographer/auth"
 	"github.com/pentographer/pentographer/server"
 )
 
 // cmdServe runs the server. The order is what makes the first start safe:
 //
-//  1. bind the listener: a busy port fails here, before the store is opened;
+//  1. bind the listeners: a busy port fails here, before the store is opened;
 //  2. open and migrate the store, make sure a signing key exists;
 //  3. start serving and wait until the HTTP server is accepting connections;
 //  4. only then create the first organization and owner (one transaction) and
@@ -26,28 +28,51 @@ import (
 // a crash in the instant between the commit and the print: the organization
 // then exists without anyone holding its key, and "pentographer keys create"
 // issues a new one.
+//
+// With a metrics address, a second listener serves /metrics; it starts and
+// stops with the server.
 func cmdServe(inv *invocation) func(context.Context, Config) error {
 	return func(ctx context.Context, cfg Config) error {
-		log := cfg.logger(inv.stderr)
+		log, logw := cfg.logging(inv.stderr)
+		if logw != nil {
+			defer logw.Close()
+		}
 		ln, err := net.Listen("tcp", cfg.Listen)
 		if err != nil {
-			return listenError(cfg.Listen, err)
+			return listenError(cfg.Listen, "--listen or PTG_LISTEN", err)
 		}
 		defer ln.Close()
+		var metrics *server.Metrics
+		var metricsLn net.Listener
+		if cfg.MetricsListen != "" {
+			metricsLn, err = net.Listen("tcp", cfg.MetricsListen)
+			if err != nil {
+				return listenError(cfg.MetricsListen, "--metrics-listen or PTG_METRICS_LISTEN", err)
+			}
+			defer metricsLn.Close()
+			metrics = server.NewMetrics()
+		}
 		derived := cfg.PublicURL == ""
 		if derived {
 			// The bound address: ":0" has become a real port.
 			cfg.Listen = ln.Addr().String()
 		}
-		st, svc, err := openServices(ctx, cfg, log)
+		var observer auth.Observer
+		if metrics != nil {
+			observer = metrics
+		}
+		st, svc, err := openServices(ctx, cfg, log, observer)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
+		metrics.WatchDatabase(st.Stats)
 		if err := svc.EnsureSigningKey(ctx); err != nil {
 			return fmt.Errorf("signing keys: %w", err)
 		}
-		srv := server.New(cfg.ServerConfig(), log, svc, st.Ping)
+		scfg := cfg.ServerConfig()
+		scfg.Metrics, scfg.AccessLog = metrics, logw
+		srv := server.New(scfg, log, svc, st.Ping)
 		if derived {
 			log.Info("no public URL configured: using one built from the listen address; set PTG_PUBLIC_URL (or --public-url) to the address your users reach",
 				"public_url", cfg.PublicBase())
@@ -65,8 +90,15 @@ func cmdServe(inv *invocation) func(context.Context, Config) error {
 		background.Go(func() { svc.RecordUses(ctx) })
 		defer func() { cancel(); background.Wait() }()
 		up := &acceptingListener{Listener: ln, accepting: make(chan struct{})}
+		// Either server failing stops the other.
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() error { return srv.Serve(gctx, up, cfg.ShutdownGrace) })
+		if metricsLn != nil {
+			log.Info("serving metrics", "addr", metricsLn.Addr().String(), "path", "/metrics")
+			g.Go(func() error { return server.ServeMetrics(gctx, metricsLn, metrics, log) })
+		}
 		served := make(chan error, 1)
-		go func() { served <- srv.Serve(ctx, up, cfg.ShutdownGrace) }()
+		go func() { served <- g.Wait() }()
 		select {
 		case <-up.accepting:
 		case err := <-served:
@@ -96,13 +128,14 @@ func (l *acceptingListener) Accept() (net.Conn, error) {
 	return l.Listener.Accept()
 }
 
-// listenError says why the server cannot listen and what to do about it.
-func listenError(addr string, err error) error {
+// listenError says why the server cannot listen on addr, set by setting, and
+// what to do about it.
+func listenError(addr, setting string, err error) error {
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return fmt.Errorf("cannot listen on %s: the address is already in use (is another server running?); "+
-			"choose another with --listen or PTG_LISTEN. Nothing was created", addr)
+			"choose another with %s. Nothing was created", addr, setting)
 	}
-	return fmt.Errorf("cannot listen on %s: %w; choose another address with --listen or PTG_LISTEN. Nothing was created", addr, err)
+	return fmt.Errorf("cannot listen on %s: %w; choose another address with %s. Nothing was created", addr, err, setting)
 }
 
 // firstStart creates the first organization and owner when the store is empty,
