@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,13 +37,15 @@ const (
 
 // signingKey is a usable key pair.
 type signingKey struct {
-	kid       string
-	alg       string
-	method    jwt.SigningMethod
-	private   crypto.Signer
-	createdAt time.Time
-	retiredAt *time.Time
-	revokedAt *time.Time
+	kid    string
+	alg    string
+	method jwt.SigningMethod
+	// encodedHeader is the base64url JWS header of the tokens it signs.
+	encodedHeader string
+	private       crypto.Signer
+	createdAt     time.Time
+	retiredAt     *time.Time
+	revokedAt     *time.Time
 	// secretKeyID names the secret key its row is encrypted with ("": none).
 	secretKeyID string
 }
@@ -118,8 +121,13 @@ func (k *Keyring) parseSigningKey(r store.SigningKey) (signingKey, error) {
 	if !ok {
 		return signingKey{}, fmt.Errorf("signing key %s is not a signer", r.ID)
 	}
+	header, err := json.Marshal(map[string]string{"alg": r.Alg, "kid": r.ID, "typ": "at+jwt"})
+	if err != nil {
+		return signingKey{}, err
+	}
 	return signingKey{kid: r.ID, alg: r.Alg, method: method, private: signer, createdAt: r.CreatedAt,
-		retiredAt: r.RetiredAt, revokedAt: r.RevokedAt, secretKeyID: r.SecretKeyID}, nil
+		encodedHeader: base64.RawURLEncoding.EncodeToString(header),
+		retiredAt:     r.RetiredAt, revokedAt: r.RevokedAt, secretKeyID: r.SecretKeyID}, nil
 }
 
 // reload re-reads the key ring from the store. A row the configured secret keys

@@ -103,3 +103,30 @@ func TestRefusalsAreCachedForTheCacheInterval(t *testing.T) {
 		t.Fatalf("%d lookups", loads.Load())
 	}
 }
+
+func TestHandWrittenTokensVerifyWithAnyIssuer(t *testing.T) {
+	for _, issuer := range []string{"https://ptg.example.com", `https://ex.example/"quoted"\back`, "https://exämple.test/ünï\u2028"} {
+		svc := NewService(nil, Options{Tokens: TokenConfig{Issuer: issuer, Audience: issuer + "/graphql", TTL: time.Hour, Alg: "ES256"}})
+		signer, err := generateKey("ES256")
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := signingKey{kid: "kid1", alg: "ES256", private: signer}
+		key.method, _ = methodFor("ES256")
+		key.encodedHeader = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImtpZDEiLCJ0eXAiOiJhdCtqd3QifQ" // {"alg":"ES256","kid":"kid1","typ":"at+jwt"}
+		svc.keys.keys = []signingKey{key}
+		svc.keys.loadedAt = time.Now()
+		now := time.Now().Unix()
+		tok, err := svc.encodeToken(key, tokenClaims{subject: "ptgc_x", jti: "j", scope: "keys:read", orgID: "o", issuedAt: now, expires: now + 3600})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := svc.authn.verifyAccessToken(context.Background(), tok)
+		if err != nil {
+			t.Fatalf("issuer %q: %v", issuer, err)
+		}
+		if v.clientID != "ptgc_x" || v.Scope != "keys:read" || v.OrgID != "o" || v.Audience[0] != issuer+"/graphql" {
+			t.Fatalf("%+v", v)
+		}
+	}
+}

@@ -10,9 +10,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/pentographer/pentographer/auth"
+	"github.com/pentographer/pentographer/internal/jsonw"
 )
 
 // The access log: one line per request, written for every request, so it must
@@ -163,13 +163,13 @@ func (e *accessEntry) appendJSON(b []byte) []byte {
 	b = append(b, `{"time":"`...)
 	b = e.time.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","level":"INFO","msg":"http request","request_id":`...)
-	b = appendJSONString(b, e.requestID)
+	b = jsonw.AppendString(b, e.requestID)
 	b = append(b, `,"method":`...)
-	b = appendJSONString(b, e.method)
+	b = jsonw.AppendString(b, e.method)
 	b = append(b, `,"route":`...)
-	b = appendJSONString(b, e.route)
+	b = jsonw.AppendString(b, e.route)
 	b = append(b, `,"path":`...)
-	b = appendJSONString(b, e.path)
+	b = jsonw.AppendString(b, e.path)
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(e.status), 10)
 	b = append(b, `,"bytes":`...)
@@ -177,64 +177,14 @@ func (e *accessEntry) appendJSON(b []byte) []byte {
 	b = append(b, `,"duration":`...)
 	b = strconv.AppendInt(b, int64(e.duration), 10)
 	b = append(b, `,"remote_addr":`...)
-	b = appendJSONString(b, e.remoteAddr)
+	b = jsonw.AppendString(b, e.remoteAddr)
 	if e.credentialID != "" {
 		b = append(b, `,"auth_method":`...)
-		b = appendJSONString(b, e.authMethod)
+		b = jsonw.AppendString(b, e.authMethod)
 		b = append(b, `,"credential_id":`...)
-		b = appendJSONString(b, e.credentialID)
+		b = jsonw.AppendString(b, e.credentialID)
 	}
 	return append(b, "}\n"...)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string, as slog's JSON handler writes
-// it: quotes, backslashes and control characters escaped, each byte of
-// invalid UTF-8 as \ufffd, U+2028 and U+2029 escaped, nothing else.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			if r == utf8.RuneError {
-				b = append(b, `\ufffd`...)
-			} else {
-				b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			}
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // accessLog writes one line per request and counts it in the metrics. It logs

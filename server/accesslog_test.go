@@ -132,26 +132,6 @@ func TestTheLeanAccessLogLineIsTheSlogLine(t *testing.T) {
 	}
 }
 
-func FuzzAppendJSONString(f *testing.F) {
-	for _, s := range []string{"", "plain", `"\`, "\x00\x1f\n\r\t\x7f", "\xff\xfe", "\u2028\u2029", "été 🔑", "a\xc3"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		b := appendJSONString([]byte("x"), s)
-		if b[0] != 'x' {
-			t.Fatal("the prefix was overwritten")
-		}
-		var got string
-		if err := json.Unmarshal(b[1:], &got); err != nil {
-			t.Fatalf("not a JSON string: %q: %v", b[1:], err)
-		}
-		// Each byte of invalid UTF-8 becomes U+FFFD, as in a []rune conversion.
-		if want := string([]rune(s)); got != want {
-			t.Fatalf("%q encoded as %s decodes to %q, want %q", s, b[1:], got, want)
-		}
-	})
-}
-
 // countingWriter records each Write to the output.
 type countingWriter struct {
 	mu     sync.Mutex

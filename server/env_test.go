@@ -28,9 +28,15 @@ type syncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 	w   *LogWriter
+	// discard drops what is written: benchmarks log as production does, to a
+	// sink that costs a write, not to a buffer growing by megabytes.
+	discard bool
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
+	if b.discard {
+		return len(p), nil
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
@@ -75,6 +81,9 @@ func newEnv(t testing.TB, st *store.Store, tweaks ...func(*auth.Options)) *env {
 func newEnvConfig(t testing.TB, st *store.Store, cfgTweak func(*Config), tweaks ...func(*auth.Options)) *env {
 	t.Helper()
 	e := &env{t: t, st: st, logs: &syncBuffer{}, clock: &fakeClock{}, metrics: NewMetrics()}
+	if _, bench := t.(*testing.B); bench {
+		e.logs.discard = true
+	}
 	// As in production: JSON through a LogWriter that the access log shares.
 	e.logs.w = NewLogWriter(e.logs)
 	log := slog.New(LogHandler(slog.NewJSONHandler(e.logs.w, &slog.HandlerOptions{Level: slog.LevelDebug})))

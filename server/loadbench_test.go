@@ -4,6 +4,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -86,18 +88,25 @@ func basicAuth(id, secret string) string {
 	return req.Header.Get("Authorization")
 }
 
-// bareSigner is the yardstick: a plain handler that signs one ES256 JWT with the
-// same claims per request and writes it as JSON, doing nothing else.
+// bareSigner is the yardstick: a plain handler that parses the form, hashes the
+// Basic credentials, signs one ES256 JWT with the same claims per request and
+// writes it as JSON, doing nothing else.
 func bareSigner(b *testing.B) http.Handler {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		b.Fatal(err)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil || r.PostForm.Get("grant_type") != "client_credentials" {
+			http.Error(w, "bad form", http.StatusBadRequest)
+			return
+		}
+		id, secret, _ := r.BasicAuth()
+		sum := sha256.Sum256([]byte(id + "\x00" + secret))
 		now := time.Now()
 		tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
-			"iss": "http://localhost", "sub": "ptgc_x", "client_id": "ptgc_x", "aud": "http://localhost/graphql",
-			"exp": now.Add(time.Hour).Unix(), "iat": now.Unix(), "nbf": now.Unix(), "jti": now.UnixNano(),
+			"iss": "http://localhost", "sub": id, "client_id": id, "aud": "http://localhost/graphql",
+			"exp": now.Add(time.Hour).Unix(), "iat": now.Unix(), "nbf": now.Unix(), "jti": hex.EncodeToString(sum[:12]),
 			"scope": "keys:read", "org_id": "org",
 		})
 		tok.Header["kid"], tok.Header["typ"] = "k", "at+jwt"
@@ -107,8 +116,58 @@ func bareSigner(b *testing.B) http.Handler {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": s, "token_type": "Bearer", "expires_in": 3600})
+		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": s, "token_type": "Bearer", "expires_in": 3600, "scope": "keys:read"})
 	})
+}
+
+// BenchmarkTokenEndpointAgainstBareSigner runs the token endpoint and the bare
+// signing handler at concurrency 16, interleaved in rounds of one second so that
+// both see the same machine, and reports each one's throughput and the ratio.
+// Run: go test -run '^$' -bench TokenEndpointAgainstBareSigner -benchtime 1x ./server/
+func BenchmarkTokenEndpointAgainstBareSigner(b *testing.B) {
+	const rounds, workers = 8, 16
+	bare := httptest.NewServer(bareSigner(b))
+	defer bare.Close()
+	for _, backend := range storetest.Backends {
+		b.Run(backend, func(b *testing.B) {
+			e := newEnv(b, storetest.Open(b, backend))
+			owner := e.bootstrap("Bench", "owner@bench.test")
+			c := e.createClient(owner, "load", nil)
+			header := http.Header{
+				"Content-Type":  {"application/x-www-form-urlencoded"},
+				"Authorization": {basicAuth(c.clientID, c.secret)},
+			}
+			targets := []vegeta.Target{
+				{Method: http.MethodPost, URL: e.http.URL + "/api/oauth/token", Body: []byte("grant_type=client_credentials"), Header: header},
+				{Method: http.MethodPost, URL: bare.URL + "/token", Body: []byte("grant_type=client_credentials"), Header: header},
+			}
+			var done [2]float64
+			var took [2]time.Duration
+			for round := range rounds {
+				for i := range targets {
+					t := targets[(i+round)%2] // alternate which goes first
+					idx := (i + round) % 2
+					attacker := vegeta.NewAttacker(vegeta.Workers(workers), vegeta.MaxWorkers(workers),
+						vegeta.Connections(workers), vegeta.KeepAlive(true), vegeta.Timeout(10*time.Second))
+					var m vegeta.Metrics
+					for res := range attacker.Attack(vegeta.NewStaticTargeter(t), vegeta.Rate{Freq: 0}, time.Second, "round") {
+						m.Add(res)
+					}
+					m.Close()
+					if m.Success < 1 {
+						b.Fatalf("target %d: %.2f%% succeeded: %v", idx, m.Success*100, m.StatusCodes)
+					}
+					done[idx] += float64(m.Requests)
+					took[idx] += m.Duration
+				}
+			}
+			endpoint, yardstick := done[0]/took[0].Seconds(), done[1]/took[1].Seconds()
+			b.ReportMetric(endpoint, "endpoint-req/s")
+			b.ReportMetric(yardstick, "bare-req/s")
+			b.ReportMetric(endpoint/yardstick, "ratio")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
 }
 
 // BenchmarkAccessTokenOnGraphQL measures `{ viewer { role } }` through the whole

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"runtime/debug"
+	"sync/atomic"
 
 	"github.com/pentographer/pentographer/auth"
 )
@@ -52,9 +53,7 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
 		if !safeRequestID(id) {
-			var b [12]byte
-			_, _ = rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
+			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
 		ri := &requestInfo{id: id, address: s.address.resolve(r)}
@@ -64,6 +63,29 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 		})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// Request ids are a random prefix per process and a counter: unique without
+// a system call per request (they need not be unpredictable).
+var (
+	requestIDPrefix = func() string {
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		return hex.EncodeToString(b[:])
+	}()
+	requestCount atomic.Uint64
+)
+
+// newRequestID returns the next request id: 24 hex digits.
+func newRequestID() string {
+	var b [24]byte
+	copy(b[:], requestIDPrefix)
+	n := requestCount.Add(1)
+	for i := 23; i >= 12; i-- {
+		b[i] = "0123456789abcdef"[n&0xf]
+		n >>= 4
+	}
+	return string(b[:])
 }
 
 // safeRequestID accepts a client's request id when it is short, plain and not

@@ -7,9 +7,11 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/pentographer/pentographer/auth"
+	"github.com/pentographer/pentographer/internal/jsonw"
 )
 
 // maxFormBytes bounds the body of the OAuth endpoints; real requests are tiny.
@@ -219,9 +221,21 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	writeOAuth(w, http.StatusOK, map[string]any{
-		"access_token": tok.AccessToken, "token_type": "Bearer", "expires_in": tok.ExpiresIn, "scope": tok.Scope,
-	})
+	// The answer is written by hand: it is the endpoint's hot path.
+	body := make([]byte, 0, len(tok.AccessToken)+len(tok.Scope)+80)
+	body = append(body, `{"access_token":`...)
+	body = jsonw.AppendString(body, tok.AccessToken)
+	body = append(body, `,"expires_in":`...)
+	body = strconv.AppendInt(body, int64(tok.ExpiresIn), 10)
+	body = append(body, `,"scope":`...)
+	body = jsonw.AppendString(body, tok.Scope)
+	body = append(body, `,"token_type":"Bearer"}`+"\n"...)
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
 }
 
 // introspect is POST /api/oauth/introspect (RFC 7662). The resource server
