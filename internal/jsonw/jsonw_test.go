@@ -26,4 +26,3 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
-
