@@ -167,13 +167,17 @@ These secrets are shown only now. Store them somewhere safe.
   password:  %s
   API key:   %s
 
-Try it:
+Sign in at %s/login with the email and password (Workspace Settings: %s/settings).
+
+Try the key:
   curl -s %s/graphql -H 'Authorization: Bearer %s' \
     -H 'Content-Type: application/json' -d '{"query":"{ viewer { role user { email } } }"}'
 
 Lost the key? Issue another: pentographer keys create --org %s --email %s
+Lost the password? Make a reset link: pentographer users reset-password --email %s
 
-`, e.Organization.Name, e.Organization.Slug, e.User.Email, e.Password, e.APIKey, cfg.PublicBase(), e.APIKey,
-		e.Organization.Slug, e.User.Email)
+`, e.Organization.Name, e.Organization.Slug, e.User.Email, e.Password, e.APIKey,
+		cfg.PublicBase(), cfg.PublicBase(), cfg.PublicBase(), e.APIKey,
+		e.Organization.Slug, e.User.Email, e.User.Email)
 	return err
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -121,6 +122,23 @@ func TestFirstStart(t *testing.T) {
 	// The printed key works at once, through the address the "Try it" line names.
 	if code := graphqlViewer(t, public, key); code != http.StatusOK {
 		t.Fatalf("the printed key got %d", code)
+	}
+	// And the printed password signs in on the page it names.
+	if !strings.Contains(out, "Sign in at "+public+"/login") {
+		t.Fatalf("no sign-in line in %q", out)
+	}
+	password := regexp.MustCompile(`password:\s+(\S+)`).FindStringSubmatch(out)[1]
+	body, _ := json.Marshal(map[string]string{"email": "owner@example.com", "password": password})
+	req, _ := http.NewRequest(http.MethodPost, public+"/login", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", public)
+	signIn, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signIn.Body.Close()
+	if signIn.StatusCode != http.StatusOK {
+		t.Fatalf("signing in with the printed password: %d", signIn.StatusCode)
 	}
 	res, err := http.Get(public + "/.well-known/oauth-authorization-server")
 	if err != nil {
