@@ -1,6 +1,8 @@
-// Package server is the HTTP edge: the mux, the middleware chain, the REST shims,
-// health endpoints, the explorer page and graceful shutdown. It mounts graph's
-// handler and turns requests into principals through auth.Authenticator.
+// Package server is the HTTP edge: the mux, the middleware chain (request ids,
+// the access log, limits), bearer and session authentication through
+// auth.Authenticator, the OAuth endpoints, sign-in and the pages' JSON
+// endpoints, the web pages, /mcp, probes, metrics and graceful shutdown. It
+// mounts graph's and mcp's handlers; every rule they apply lives in auth.
 package server
 
 import (

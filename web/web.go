@@ -1,7 +1,8 @@
-// Package web serves Pentographer's browser pages: the GraphiQL query explorer,
-// embedded in the binary with all its assets so it works without internet
-// access (no CDN). The vendored assets come from pinned npm packages through
-// explorer/vendor.sh; see explorer/README.md.
+// Package web serves Pentographer's browser pages: sign-in, Workspace Settings,
+// the invitation and password reset pages (pages/), and the GraphiQL query
+// explorer (explorer/), embedded in the binary with all their assets so they
+// work without internet access (no CDN). The explorer's vendored assets come
+// from pinned npm packages through explorer/vendor.sh; see explorer/README.md.
 package web
 
 import (
