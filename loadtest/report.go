@@ -19,10 +19,13 @@ type Report struct {
 	Target    string    `json:"target"`
 	StartedAt time.Time `json:"started_at"`
 	// Duration is the timed run in seconds (shorter than asked when interrupted).
-	Duration float64  `json:"duration_s"`
-	Rate     Rates    `json:"rate"`
-	Mix      string   `json:"mix"`
-	Settings Settings `json:"settings"`
+	Duration float64 `json:"duration_s"`
+	// Interrupted is set when the run was stopped before its duration; such a
+	// run does not pass.
+	Interrupted bool     `json:"interrupted"`
+	Rate        Rates    `json:"rate"`
+	Mix         string   `json:"mix"`
+	Settings    Settings `json:"settings"`
 	// Operations are the paced requests, one entry per operation; All sums them.
 	Operations []OpReport `json:"operations"`
 	All        OpReport   `json:"all_operations"`
@@ -385,6 +388,9 @@ type Thresholds struct {
 func (rep *Report) judge(th Thresholds) {
 	var f []string
 	t := rep.Totals
+	if rep.Interrupted {
+		f = append(f, fmt.Sprintf("interrupted after %.1f s", rep.Duration))
+	}
 	if t.Lost > 0 {
 		f = append(f, fmt.Sprintf("%d acknowledged credential(s) lost", t.Lost))
 	}

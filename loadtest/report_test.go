@@ -160,6 +160,7 @@ func TestJudge(t *testing.T) {
 				r.Totals.Limited = map[string]int{"graphql:RATE_LIMITED": 9}
 				r.Totals.TransportErrors = 4
 			}},
+		{name: "an_interrupted_run_fails", change: func(r *Report) { r.Interrupted, r.Duration = true, 4.5 }, want: []string{"interrupted after 4.5 s"}},
 		{name: "a_p99_over_the_threshold_fails", change: func(*Report) {}, th: Thresholds{MaxP99: 10 * time.Millisecond},
 			want: []string{"key_read p99 12.0 ms > 10.0 ms"}},
 		{name: "a_peak_rss_over_the_threshold_fails", change: func(*Report) {}, th: Thresholds{MaxRSSMB: 64},

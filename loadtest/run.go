@@ -225,6 +225,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	start := time.Now()
 	h.rec = newRecorder(start)
 	elapsed := h.attack(ctx, start)
+	interrupted := ctx.Err() != nil && elapsed < cfg.Duration
 	h.probes.Wait()
 	h.logf("timed run done after %.1fs; revoking what the run created", elapsed.Seconds())
 	h.cleanup()
@@ -233,7 +234,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	rep := h.rec.report(elapsed)
 	rep.Target, rep.StartedAt, rep.Mix = h.api.base, started.UTC(), cfg.Mix.String()
-	rep.Rate.Target = cfg.Rate
+	rep.Rate.Target, rep.Interrupted = cfg.Rate, interrupted
 	rep.Settings = Settings{
 		ProbeDelayMS: ms(cfg.ProbeDelay), ClientEveryS: cfg.ClientEvery.Seconds(), ReadKeys: cfg.ReadKeys,
 		TokenPool: cfg.TokenPool, TimeoutMS: ms(cfg.Timeout), MaxP99MS: ms(cfg.Thresholds.MaxP99),
