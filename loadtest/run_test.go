@@ -49,7 +49,7 @@ func startServer(t *testing.T, st *store.Store, wrap func(inner http.Handler, ow
 	}
 	cfg := server.DefaultConfig()
 	cfg.PublicURL = publicURL
-	h := server.New(cfg, log, st, svc).Handler()
+	h := server.New(cfg, log, svc, st.Ping).Handler()
 	if wrap != nil {
 		h = wrap(h, owner.APIKey)
 	}
