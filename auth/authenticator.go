@@ -153,7 +153,7 @@ func (a *Authenticator) lookup(ctx context.Context, digest []byte, cacheRefusals
 	load func(ctx context.Context, now time.Time) (*Principal, error),
 ) (*Principal, error) {
 	now := a.clock()
-	p, refusal, hit, gen := a.cache.get(digest, now)
+	p, hit, gen, refusal := a.cache.get(digest, now)
 	if hit {
 		return p, refusal
 	}

@@ -47,9 +47,9 @@ func newPrincipalCache(ttl time.Duration, observer Observer) *principalCache {
 // get returns the cached answer for digest, if fresh (hit): a copy of the
 // principal, or the refusal of a credential known to be unknown, revoked or
 // expired. It also returns the generation to pass to put after a store lookup.
-func (c *principalCache) get(digest []byte, now time.Time) (p *Principal, refusal error, hit bool, gen uint64) {
+func (c *principalCache) get(digest []byte, now time.Time) (p *Principal, hit bool, gen uint64, refusal error) {
 	if c.ttl <= 0 {
-		return nil, nil, false, 0
+		return nil, false, 0, nil
 	}
 	c.mu.RLock()
 	e, ok := c.entries[string(digest)]
@@ -59,12 +59,12 @@ func (c *principalCache) get(digest []byte, now time.Time) (p *Principal, refusa
 	c.observer.CacheLookup(hit)
 	switch {
 	case !hit:
-		return nil, nil, false, gen
+		return nil, false, gen, nil
 	case e.refusal != nil:
-		return nil, e.refusal, true, gen
+		return nil, true, gen, e.refusal
 	}
 	cp := e.p
-	return &cp, nil, true, gen
+	return &cp, true, gen, nil
 }
 
 // put stores p unless the cache was invalidated since gen was read.

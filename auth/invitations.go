@@ -227,7 +227,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, name, password st
 	// Hash or check outside the transaction: argon2id is deliberately slow.
 	var hash string
 	if found {
-		if len(password) > maxPasswordBytes || !CheckPassword(password, existing.PasswordHash) {
+		if len(password) > maxPasswordBytes || !s.passwords.check(password, existing.PasswordHash) {
 			return SignedIn{}, &Error{Kind: KindUnauthenticated, Field: "password",
 				Message: "an account with this email exists: enter its password to accept"}
 		}
@@ -238,7 +238,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, name, password st
 		if err := validPassword("password", password); err != nil {
 			return SignedIn{}, err
 		}
-		if hash, err = s.pwCost.hash(password); err != nil {
+		if hash, err = s.passwords.hash(s.pwCost, password); err != nil {
 			return SignedIn{}, err
 		}
 	}
@@ -336,7 +336,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) (Si
 	if err := validPassword("password", password); err != nil {
 		return SignedIn{}, err
 	}
-	hash, err := s.pwCost.hash(password)
+	hash, err := s.passwords.hash(s.pwCost, password)
 	if err != nil {
 		return SignedIn{}, err
 	}

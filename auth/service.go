@@ -25,8 +25,10 @@ type Service struct {
 	now    func() time.Time
 	log    *slog.Logger
 	pwCost PasswordCost
-	tokens TokenConfig
-	limits CreationLimits
+	// passwords bounds the argon2id work running at once.
+	passwords passwordWork
+	tokens    TokenConfig
+	limits    CreationLimits
 	// publicURL is the base of the links the service makes.
 	publicURL string
 	// dummy is a password hash of the current cost, compared against when an
@@ -43,6 +45,7 @@ func NewService(st *store.Store, opts Options) *Service {
 		store: st, authn: newAuthenticator(st, keys, o), keys: keys, scopes: o.Catalog,
 		now: o.Now, log: o.Logger, pwCost: o.PasswordCost, tokens: o.Tokens, limits: o.Limits,
 		publicURL: strings.TrimRight(o.PublicURL, "/"),
+		passwords: newPasswordWork(),
 		dummy: sync.OnceValue(func() string {
 			h, _ := o.PasswordCost.hash("not anyone's password")
 			return h

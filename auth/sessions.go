@@ -126,7 +126,7 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (SignedIn,
 	if found {
 		hash = u.PasswordHash
 	}
-	ok := CheckPassword(password, hash) && found && len(password) <= maxPasswordBytes
+	ok := s.passwords.check(password, hash) && found && len(password) <= maxPasswordBytes
 	ms, err := s.store.MembershipsByUser(ctx, u.ID)
 	if err != nil {
 		return SignedIn{}, err
@@ -443,10 +443,10 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) (int
 	if err != nil {
 		return 0, err
 	}
-	if len(current) > maxPasswordBytes || !CheckPassword(current, u.PasswordHash) {
+	if len(current) > maxPasswordBytes || !s.passwords.check(current, u.PasswordHash) {
 		return 0, &Error{Kind: KindInvalid, Field: "currentPassword", Message: "the current password is wrong"}
 	}
-	hash, err := s.pwCost.hash(next)
+	hash, err := s.passwords.hash(s.pwCost, next)
 	if err != nil {
 		return 0, err
 	}
