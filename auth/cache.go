@@ -119,8 +119,11 @@ type Invalidation struct {
 	// SigningKeys: the signing keys changed; read them again.
 	SigningKeys bool `json:"k,omitempty"`
 	// Digest (hex): the entry of one credential, e.g. a new one that a
-	// refusal may have been cached for.
-	Digest string `json:"d,omitempty"`
+	// refusal may have been cached for. It is not announced to other
+	// replicas: no one could have presented a credential before it existed,
+	// so only this replica's own answers (a refusal for a digest racing the
+	// creation) need forgetting.
+	Digest string `json:"-"`
 }
 
 func (inv Invalidation) matches(p *Principal) bool {

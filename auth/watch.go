@@ -18,8 +18,20 @@ import (
 // limit; a longer list is announced as "forget everything".
 const maxAnnouncement = 7000
 
-// announce queues invs for the other replicas, sent when tx commits.
+// announce queues invs for the other replicas, sent when tx commits. What
+// only this replica needs (a new credential's digest) is not sent.
 func announce(ctx context.Context, tx *store.Store, invs []Invalidation) error {
+	shared := make([]Invalidation, 0, len(invs))
+	for _, inv := range invs {
+		if inv.Digest != "" {
+			inv.Digest = ""
+			if inv == (Invalidation{}) {
+				continue
+			}
+		}
+		shared = append(shared, inv)
+	}
+	invs = shared
 	if len(invs) == 0 {
 		return nil
 	}

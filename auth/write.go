@@ -93,9 +93,7 @@ func (s *Service) commit(ctx context.Context, orgID string, mode store.LockMode,
 	var w *writeTx
 	err := s.store.Tx(ctx, func(tx *store.Store) error {
 		if orgID != "" {
-			if err := tx.LockOrganization(ctx, orgID, mode); isNotFound(err) {
-				return errNotFound
-			} else if err != nil {
+			if err := tx.LockOrganization(ctx, orgID, mode); err != nil {
 				return err
 			}
 		}

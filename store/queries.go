@@ -312,20 +312,18 @@ const (
 // organization, not a row lock: row share locks let new sharers in ahead of a
 // waiting exclusive locker, so a steady stream of changes could starve a
 // revocation, while the lock manager queues advisory locks fairly. SQLite
-// transactions are already serialized (BEGIN IMMEDIATE), so there it only checks
-// the organization exists.
+// transactions are already serialized (BEGIN IMMEDIATE), so there it does
+// nothing. It does not check that the organization exists: what the change
+// reads next (the actor's membership, the organization itself) does.
 func (s *Store) LockOrganization(ctx context.Context, orgID string, mode LockMode) error {
-	if s.dialect == Postgres {
-		fn := "pg_advisory_xact_lock_shared"
-		if mode == LockExclusive {
-			fn = "pg_advisory_xact_lock"
-		}
-		if err := s.conn(ctx).Exec("SELECT "+fn+"(hashtextextended(?, 0))", "organization:"+orgID).Error; err != nil {
-			return wrap("lock organization", err)
-		}
+	if s.dialect != Postgres {
+		return nil
 	}
-	var o Organization
-	return wrap("lock organization", s.conn(ctx).Select("id").Where("id = ?", orgID).Take(&o).Error)
+	fn := "pg_advisory_xact_lock_shared"
+	if mode == LockExclusive {
+		fn = "pg_advisory_xact_lock"
+	}
+	return wrap("lock organization", s.conn(ctx).Exec("SELECT "+fn+"(hashtextextended(?, 0))", "organization:"+orgID).Error)
 }
 
 // LockMembership reads a user's membership of an organization with a row lock
@@ -341,15 +339,14 @@ func (s *Store) LockMembership(ctx context.Context, orgID, userID string) (Membe
 }
 
 // CountCredentialsCreatedSince counts the API keys and OAuth clients a user made
-// in an organization at or after since.
+// in an organization at or after since, in one query.
 func (s *Store) CountCredentialsCreatedSince(ctx context.Context, orgID, userID string, since time.Time) (int64, error) {
-	var keys, clients int64
-	err := s.conn(ctx).Model(&APIKey{}).Where("org_id = ? AND user_id = ? AND created_at >= ?", orgID, userID, since).Count(&keys).Error
-	if err != nil {
-		return 0, wrap("count api keys created", err)
-	}
-	err = s.conn(ctx).Model(&OAuthClient{}).Where("org_id = ? AND user_id = ? AND created_at >= ?", orgID, userID, since).Count(&clients).Error
-	return keys + clients, wrap("count oauth clients created", err)
+	var n int64
+	err := s.conn(ctx).Raw(`SELECT
+		(SELECT count(*) FROM api_keys WHERE org_id = ? AND user_id = ? AND created_at >= ?) +
+		(SELECT count(*) FROM oauth_clients WHERE org_id = ? AND user_id = ? AND created_at >= ?)`,
+		orgID, userID, since, orgID, userID, since).Scan(&n).Error
+	return n, wrap("count credentials created", err)
 }
 
 // CountActiveAPIKeys counts a user's keys in an organization that are neither
