@@ -101,6 +101,9 @@ type SignedIn struct {
 	Session SessionInfo
 }
 
+// errNotSignedIn answers a request without a session.
+var errNotSignedIn = &Error{Kind: KindUnauthenticated, Message: "not signed in"}
+
 // errInvalidCredentials is the one answer to a failed sign-in, whatever failed.
 var errInvalidCredentials = &Error{Kind: KindUnauthenticated, Message: "the email or password is wrong"}
 
@@ -234,8 +237,11 @@ func (s *Service) describeSession(ctx context.Context, info *SessionInfo) error 
 // CurrentSession describes the session of token, whether or not it has chosen
 // an organization yet; an ended or unknown session is Unauthenticated.
 func (s *Service) CurrentSession(ctx context.Context, token string) (SessionInfo, error) {
+	if token == "" {
+		return SessionInfo{}, errNotSignedIn
+	}
 	if !sessionFormat.valid(token) {
-		return SessionInfo{}, invalidToken(msgMalformed)
+		return SessionInfo{}, invalidToken("the session cookie is malformed; sign in again")
 	}
 	c, err := s.store.SessionCredentialByDigest(ctx, Digest(token))
 	if err != nil {

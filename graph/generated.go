@@ -1245,10 +1245,10 @@ type Viewer {
   authMethod: AuthMethod!
   "The scopes the caller's credential holds."
   scopes: [String!]!
-  "The caller's own API keys (needs keys:read)."
-  apiKeys(first: Int, after: String, includeRevoked: Boolean = false, orderBy: CredentialOrder = CREATED_AT_DESC): ApiKeyConnection!
-  "The caller's own OAuth clients (needs clients:read)."
-  oauthClients(first: Int, after: String, includeRevoked: Boolean = false, orderBy: CredentialOrder = CREATED_AT_DESC): OAuthClientConnection!
+  "The caller's own API keys (needs keys:read; null with FORBIDDEN without it, the rest of the data intact)."
+  apiKeys(first: Int, after: String, includeRevoked: Boolean = false, orderBy: CredentialOrder = CREATED_AT_DESC): ApiKeyConnection
+  "The caller's own OAuth clients (needs clients:read; null with FORBIDDEN without it)."
+  oauthClients(first: Int, after: String, includeRevoked: Boolean = false, orderBy: CredentialOrder = CREATED_AT_DESC): OAuthClientConnection
   "The signed-in person's active sessions, in every organization (sessions only)."
   sessions: [Session!]
 }
@@ -1388,7 +1388,7 @@ type MemberConnection {
 "Who did something: the user and the credential or session they used."
 type AuditActor {
   userId: ID
-  "API_KEY, ACCESS_TOKEN, SESSION or OPERATOR (the command line)."
+  "API_KEY, ACCESS_TOKEN, SESSION, CLIENT_SECRET (an OAuth client at the OAuth endpoints), PASSWORD (a sign-in attempt) or OPERATOR (the command line)."
   credentialType: String!
   credentialId: String
 }
@@ -5977,10 +5977,10 @@ func (ec *executionContext) _Viewer_apiKeys(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.APIKeyConnection) graphql.Marshaler {
-			return ec.marshalNApiKeyConnection2ᚖgithubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐAPIKeyConnection(ctx, selections, v)
+			return ec.marshalOApiKeyConnection2ᚖgithubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐAPIKeyConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Viewer_apiKeys(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -6021,10 +6021,10 @@ func (ec *executionContext) _Viewer_oauthClients(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.OAuthClientConnection) graphql.Marshaler {
-			return ec.marshalNOAuthClientConnection2ᚖgithubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐOAuthClientConnection(ctx, selections, v)
+			return ec.marshalOOAuthClientConnection2ᚖgithubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐOAuthClientConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Viewer_oauthClients(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -8865,13 +8865,13 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 			}
 		case "apiKeys":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Viewer_apiKeys(ctx, field, obj)
 				})
 		case "oauthClients":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Viewer_oauthClients(ctx, field, obj)
 				})
@@ -9268,14 +9268,6 @@ func (ec *executionContext) marshalNApiKey2ᚖgithubᚗcomᚋpentographerᚋpent
 	return ec._ApiKey(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNApiKeyConnection2ᚖgithubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐAPIKeyConnection(ctx context.Context, sel ast.SelectionSet, v *model.APIKeyConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "ApiKeyConnection!")
-		return graphql.Null
-	}
-	return ec._ApiKeyConnection(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNApiKeyEdge2githubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐAPIKeyEdge(ctx context.Context, sel ast.SelectionSet, v model.APIKeyEdge) graphql.Marshaler {
 	return ec._ApiKeyEdge(ctx, sel, &v)
 }
@@ -9476,14 +9468,6 @@ func (ec *executionContext) marshalNOAuthClient2ᚖgithubᚗcomᚋpentographer�
 		return graphql.Null
 	}
 	return ec._OAuthClient(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNOAuthClientConnection2ᚖgithubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐOAuthClientConnection(ctx context.Context, sel ast.SelectionSet, v *model.OAuthClientConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "OAuthClientConnection!")
-		return graphql.Null
-	}
-	return ec._OAuthClientConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNOAuthClientEdge2githubᚗcomᚋpentographerᚋpentographerᚋgraphᚋmodelᚐOAuthClientEdge(ctx context.Context, sel ast.SelectionSet, v model.OAuthClientEdge) graphql.Marshaler {

@@ -175,7 +175,16 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form
 		return nil, false
 	}
 	if err != nil {
-		s.serverError(w, r, err)
+		// The client could not be checked (the store is unreachable): a
+		// temporary condition, like the bearer endpoints' 503.
+		if s.clientGone(r, err) {
+			return nil, false
+		}
+		s.log.ErrorContext(r.Context(), "client authentication failed", "request_id", requestIDFrom(r.Context()), "error", err)
+		w.Header().Set("Retry-After", "1")
+		writeOAuth(w, http.StatusServiceUnavailable, map[string]string{
+			"error": "temporarily_unavailable", "error_description": "the server cannot check client credentials right now",
+		})
 		return nil, false
 	}
 	ri := requestInfoFrom(r.Context())

@@ -530,3 +530,33 @@ func TestPasswords(t *testing.T) {
 		})
 	})
 }
+
+func TestAnswersWhenTheStoreIsDown(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, e *env) {
+		owner := e.bootstrap("Acme", "owner@acme.test")
+		c := e.createClient(owner, "c", nil)
+		if r := e.browser().send(http.MethodGet, "/api/session", "", nil, nil); r.Status != http.StatusUnauthorized || r.field("error_description") != "not signed in" {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+		must(t, e.st.Close())
+		r := e.form("/api/oauth/token", url.Values{"grant_type": {"client_credentials"}}, c.clientID, c.secret)
+		if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" || !strings.Contains(string(r.Body), "temporarily_unavailable") {
+			t.Fatalf("token endpoint without a store: %d %s", r.Status, r.Body)
+		}
+		if r := e.gql(owner.key, `{ viewer { role } }`, nil); r.Status != http.StatusServiceUnavailable && r.Status != http.StatusOK {
+			t.Fatalf("graphql without a store: %d %s", r.Status, r.Body)
+		}
+		if r := e.do(mustRequest(t, http.MethodGet, e.http.URL+"/readyz")); r.Status != http.StatusServiceUnavailable {
+			t.Fatalf("readyz: %d", r.Status)
+		}
+	})
+}
+
+func mustRequest(t *testing.T, method, url string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}

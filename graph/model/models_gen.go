@@ -40,7 +40,7 @@ type APIKeyEdge struct {
 // Who did something: the user and the credential or session they used.
 type AuditActor struct {
 	UserID *string `json:"userId,omitempty"`
-	// API_KEY, ACCESS_TOKEN, SESSION or OPERATOR (the command line).
+	// API_KEY, ACCESS_TOKEN, SESSION, CLIENT_SECRET (an OAuth client at the OAuth endpoints), PASSWORD (a sign-in attempt) or OPERATOR (the command line).
 	CredentialType string  `json:"credentialType"`
 	CredentialID   *string `json:"credentialId,omitempty"`
 }
@@ -257,10 +257,10 @@ type Viewer struct {
 	AuthMethod AuthMethod `json:"authMethod"`
 	// The scopes the caller's credential holds.
 	Scopes []string `json:"scopes"`
-	// The caller's own API keys (needs keys:read).
-	APIKeys *APIKeyConnection `json:"apiKeys"`
-	// The caller's own OAuth clients (needs clients:read).
-	OauthClients *OAuthClientConnection `json:"oauthClients"`
+	// The caller's own API keys (needs keys:read; null with FORBIDDEN without it, the rest of the data intact).
+	APIKeys *APIKeyConnection `json:"apiKeys,omitempty"`
+	// The caller's own OAuth clients (needs clients:read; null with FORBIDDEN without it).
+	OauthClients *OAuthClientConnection `json:"oauthClients,omitempty"`
 	// The signed-in person's active sessions, in every organization (sessions only).
 	Sessions []Session `json:"sessions,omitempty"`
 }
