@@ -55,8 +55,11 @@ func (a addressResolver) resolve(r *http.Request) string {
 	if err != nil {
 		host = r.RemoteAddr
 	}
+	if len(a.trusted) == 0 {
+		return host
+	}
 	peer, err := netip.ParseAddr(host)
-	if err != nil || len(a.trusted) == 0 || !a.isTrusted(peer) {
+	if err != nil || !a.isTrusted(peer) {
 		return host
 	}
 	hops := forwardedHops(r.Header)

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,6 +38,8 @@ type Metrics struct {
 	cacheLookups    *prometheus.CounterVec
 	tokensIssued    prometheus.Counter
 	rateLimited     *prometheus.CounterVec
+	// series caches the request metrics of each label set (requestSeries).
+	series sync.Map
 }
 
 // The limiters whose refusals pentographer_rate_limited_total counts.
@@ -169,8 +172,31 @@ func (m *Metrics) request(route, method string, status int, elapsed time.Duratio
 		return
 	}
 	method = methodLabel(method)
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(route, method).Observe(elapsed.Seconds())
+	key := requestSeries{route, method, status}
+	series, ok := m.series.Load(key)
+	if !ok {
+		// The label sets are few (routes × methods × statuses): resolve each
+		// once rather than hashing the labels on every request.
+		series, _ = m.series.LoadOrStore(key, requestMetrics{
+			count:    m.requests.WithLabelValues(route, method, strconv.Itoa(status)),
+			duration: m.duration.WithLabelValues(route, method),
+		})
+	}
+	rm := series.(requestMetrics)
+	rm.count.Inc()
+	rm.duration.Observe(elapsed.Seconds())
+}
+
+// requestSeries names the series of one kind of answer; requestMetrics are
+// its counter and histogram.
+type requestSeries struct {
+	route, method string
+	status        int
+}
+
+type requestMetrics struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
 }
 
 // limited counts one 429 of a limiter.

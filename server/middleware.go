@@ -180,16 +180,6 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 	})
 }
 
-// deadline bounds the time spent on one request, so a slow database cannot pile
-// requests up forever.
-func (s *Server) deadline(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
-		defer cancel()
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
-}
-
 // via names the channel a route serves, for the audit log.
 func via(ch auth.Channel, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
