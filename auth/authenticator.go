@@ -119,15 +119,9 @@ func ParseBearer(header string) (string, error) {
 // isB64Token implements RFC 6750 §2.1: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" /
 // "+" / "/" ) *"=".
 func isB64Token(s string) bool {
-	if s == "" {
-		return false
-	}
 	i := 0
-	for ; i < len(s); i++ {
-		c := s[i]
-		if !(isBase62(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
-			break
-		}
+	for i < len(s) && b64TokenChar[s[i]] {
+		i++
 	}
 	if i == 0 {
 		return false
@@ -139,6 +133,14 @@ func isB64Token(s string) bool {
 	}
 	return true
 }
+
+// b64TokenChar marks the characters of a b64token before its padding.
+var b64TokenChar = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = isBase62(byte(c)) || strings.IndexByte("-._~+/", byte(c)) >= 0
+	}
+	return t
+}()
 
 // lookupTimeout bounds one store lookup shared by coalesced requests: it runs
 // on behalf of all of them, so no single request's deadline may cut it short.

@@ -2,6 +2,9 @@ package auth
 
 import (
 	"context"
+	"strconv"
+
+	"github.com/pentographer/pentographer/internal/jsonw"
 )
 
 // Introspection is an RFC 7662 answer. An inactive one is exactly
@@ -63,4 +66,57 @@ func (a *Authenticator) Introspect(ctx context.Context, token string) (Introspec
 		out.Nbf = t.NotBefore.Unix()
 	}
 	return out, nil
+}
+
+// AppendJSON appends the answer as the JSON object RFC 7662 describes, with the
+// fields of encoding/json and the json tags above, written by hand: a resource
+// server introspects on every request it serves.
+func (in Introspection) AppendJSON(b []byte) []byte {
+	b = append(b, `{"active":`...)
+	b = strconv.AppendBool(b, in.Active)
+	b = appendStringField(b, "scope", in.Scope)
+	b = appendStringField(b, "client_id", in.ClientID)
+	b = appendStringField(b, "token_type", in.TokenType)
+	b = appendIntField(b, "exp", in.Exp)
+	b = appendIntField(b, "iat", in.Iat)
+	b = appendIntField(b, "nbf", in.Nbf)
+	b = appendStringField(b, "sub", in.Sub)
+	if len(in.Aud) > 0 {
+		b = append(b, `,"aud":[`...)
+		for i, a := range in.Aud {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = jsonw.AppendString(b, a)
+		}
+		b = append(b, ']')
+	}
+	b = appendStringField(b, "iss", in.Iss)
+	b = appendStringField(b, "jti", in.Jti)
+	b = appendStringField(b, "org_id", in.OrgID)
+	b = appendStringField(b, "role", in.Role)
+	b = appendStringField(b, "credential_type", in.CredentialType)
+	return append(b, '}')
+}
+
+// appendStringField appends ,"name":"v" unless v is empty (omitempty).
+func appendStringField(b []byte, name, v string) []byte {
+	if v == "" {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return jsonw.AppendString(b, v)
+}
+
+// appendIntField appends ,"name":v unless v is zero (omitempty).
+func appendIntField(b []byte, name string, v int64) []byte {
+	if v == 0 {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return strconv.AppendInt(b, v, 10)
 }

@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -128,5 +130,30 @@ func TestHandWrittenTokensVerifyWithAnyIssuer(t *testing.T) {
 		if v.clientID != "ptgc_x" || v.Scope != "keys:read" || v.OrgID != "o" || v.Audience[0] != issuer+"/graphql" {
 			t.Fatalf("%+v", v)
 		}
+	}
+}
+
+func TestIntrospectionJSONMatchesEncodingJSON(t *testing.T) {
+	for _, in := range []Introspection{
+		{},
+		{Active: true, Scope: "keys:read", TokenType: "Bearer", Exp: 1795773319, Sub: "u", Iss: `https://x.example/"q"`, OrgID: "o", Role: "OWNER", CredentialType: "api_key"},
+		{Active: true, Scope: "a b", ClientID: "ptgc_x", TokenType: "Bearer", Exp: 2, Iat: 1, Nbf: 1, Sub: "ptgc_x",
+			Aud: []string{"https://x.example/graphql", "ü\u2028"}, Iss: "i", Jti: "j", OrgID: "o", Role: "MEMBER", CredentialType: "access_token"},
+	} {
+		want, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b map[string]any
+		if err := json.Unmarshal(in.AppendJSON(nil), &a); err != nil {
+			t.Fatalf("%s: %v", in.AppendJSON(nil), err)
+		}
+		_ = json.Unmarshal(want, &b)
+		if fmt.Sprint(a) != fmt.Sprint(b) {
+			t.Fatalf("hand-written %s\nencoding/json %s", in.AppendJSON(nil), want)
+		}
+	}
+	if got := string(Introspection{}.AppendJSON(nil)); got != `{"active":false}` {
+		t.Fatalf("inactive is %s", got)
 	}
 }

@@ -236,7 +236,7 @@ func BenchmarkUnknownKeyFlood(b *testing.B) {
 						h.ServeHTTP(rec, req)
 						return rec.Code
 					}
-					for i := range 200 { // engage the throttle, when there is one
+					for i := range 2000 { // engage the throttle (for a good minute), when there is one
 						send(len(keys) - 1 - i)
 					}
 					b.ReportAllocs()

@@ -141,27 +141,8 @@ func BenchmarkTokenEndpointAgainstBareSigner(b *testing.B) {
 				{Method: http.MethodPost, URL: e.http.URL + "/api/oauth/token", Body: []byte("grant_type=client_credentials"), Header: header},
 				{Method: http.MethodPost, URL: bare.URL + "/token", Body: []byte("grant_type=client_credentials"), Header: header},
 			}
-			var done [2]float64
-			var took [2]time.Duration
-			for round := range rounds {
-				for i := range targets {
-					t := targets[(i+round)%2] // alternate which goes first
-					idx := (i + round) % 2
-					attacker := vegeta.NewAttacker(vegeta.Workers(workers), vegeta.MaxWorkers(workers),
-						vegeta.Connections(workers), vegeta.KeepAlive(true), vegeta.Timeout(10*time.Second))
-					var m vegeta.Metrics
-					for res := range attacker.Attack(vegeta.NewStaticTargeter(t), vegeta.Rate{Freq: 0}, time.Second, "round") {
-						m.Add(res)
-					}
-					m.Close()
-					if m.Success < 1 {
-						b.Fatalf("target %d: %.2f%% succeeded: %v", idx, m.Success*100, m.StatusCodes)
-					}
-					done[idx] += float64(m.Requests)
-					took[idx] += m.Duration
-				}
-			}
-			endpoint, yardstick := done[0]/took[0].Seconds(), done[1]/took[1].Seconds()
+			rate := interleave(b, rounds, workers, targets...)
+			endpoint, yardstick := rate[0], rate[1]
 			b.ReportMetric(endpoint, "endpoint-req/s")
 			b.ReportMetric(yardstick, "bare-req/s")
 			b.ReportMetric(endpoint/yardstick, "ratio")
@@ -204,4 +185,63 @@ func BenchmarkAccessTokenOnGraphQL(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkIntrospectionUnderLoad introspects a ptg_ key and an access token at
+// concurrency 16 over loopback, interleaved in rounds of one second, and
+// reports each one's throughput and the ratio token/key. Run:
+// go test -run '^$' -bench IntrospectionUnderLoad -benchtime 1x ./server/
+func BenchmarkIntrospectionUnderLoad(b *testing.B) {
+	const rounds, workers = 6, 16
+	for _, backend := range storetest.Backends {
+		b.Run(backend, func(b *testing.B) {
+			e := newEnv(b, storetest.Open(b, backend))
+			owner := e.bootstrap("Bench", "owner@bench.test")
+			rs := e.createClient(owner, "resource server", nil)
+			tok := e.token(e.createClient(owner, "caller", nil), "")
+			target := func(token string) vegeta.Target {
+				return vegeta.Target{Method: http.MethodPost, URL: e.http.URL + "/api/oauth/introspect",
+					Body: []byte("token=" + token), Header: http.Header{
+						"Content-Type":  {"application/x-www-form-urlencoded"},
+						"Authorization": {basicAuth(rs.clientID, rs.secret)},
+					}}
+			}
+			rate := interleave(b, rounds, workers, target(owner.key), target(tok))
+			b.ReportMetric(rate[0], "key-req/s")
+			b.ReportMetric(rate[1], "token-req/s")
+			b.ReportMetric(rate[1]/rate[0], "ratio")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// interleave loads each target with `workers` concurrent workers for one second
+// per round, alternating which goes first, and returns each one's throughput
+// over all rounds. Every answer must be a 200.
+func interleave(b *testing.B, rounds, workers int, targets ...vegeta.Target) []float64 {
+	b.Helper()
+	done := make([]float64, len(targets))
+	took := make([]time.Duration, len(targets))
+	for round := range rounds {
+		for i := range targets {
+			idx := (i + round) % len(targets)
+			attacker := vegeta.NewAttacker(vegeta.Workers(uint64(workers)), vegeta.MaxWorkers(uint64(workers)),
+				vegeta.Connections(workers), vegeta.KeepAlive(true), vegeta.Timeout(10*time.Second))
+			var m vegeta.Metrics
+			for res := range attacker.Attack(vegeta.NewStaticTargeter(targets[idx]), vegeta.Rate{Freq: 0}, time.Second, "round") {
+				m.Add(res)
+			}
+			m.Close()
+			if m.Success < 1 {
+				b.Fatalf("target %d: %.2f%% succeeded: %v", idx, m.Success*100, m.StatusCodes)
+			}
+			done[idx] += float64(m.Requests)
+			took[idx] += m.Duration
+		}
+	}
+	rates := make([]float64, len(targets))
+	for i := range targets {
+		rates[i] = done[i] / took[i].Seconds()
+	}
+	return rates
 }

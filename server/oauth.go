@@ -284,7 +284,12 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	writeOAuth(w, http.StatusOK, out)
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(append(out.AppendJSON(make([]byte, 0, 512)), '\n'))
 }
 
 // revoke is POST /api/oauth/revoke (RFC 7009): a client revokes an access token
