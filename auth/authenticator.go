@@ -63,7 +63,7 @@ func newAuthenticator(st *store.Store, keys *Keyring, o Options) *Authenticator 
 		sessions: sessionTimes{idle: o.SessionIdle, lifetime: o.SessionLifetime},
 		observer: o.Observer,
 		uses:     newUseRecorder(st, o.Logger, o.UsesInterval),
-		throttle: newLookupThrottle(o.FailedLookupLimit, time.Minute),
+		throttle: newLookupThrottle(o.FailedLookupLimit, time.Minute, o.Now),
 		now:      o.Now, log: o.Logger,
 	}
 }
@@ -160,7 +160,7 @@ func (a *Authenticator) lookup(ctx context.Context, digest []byte, cacheRefusals
 		return p, refusal
 	}
 	address := RequestMetaFrom(ctx).Address
-	if cacheRefusals && !a.throttle.allowed(address, now) {
+	if cacheRefusals && !a.throttle.allowed(address) {
 		return nil, errTooManyFailures
 	}
 	key := strconv.FormatUint(gen, 36) + ":" + string(digest)
@@ -173,8 +173,14 @@ func (a *Authenticator) lookup(ctx context.Context, digest []byte, cacheRefusals
 		case err == nil:
 			a.cache.put(digest, p, gen, now)
 		case cacheRefusals && asError(err, &refusal) && refusal.Kind == KindUnauthenticated:
-			a.cache.refuse(digest, refusal, gen, now)
-			a.throttle.failed(address, now)
+			// A credential the store does not have never appears later
+			// (secrets are random), so its refusal can last; any other may
+			// change (a session given an organization, a store restored).
+			unknown := refusal == errUnknownCredential
+			a.cache.refuse(digest, refusal, gen, now, unknown)
+			if unknown {
+				a.throttle.missed(address)
+			}
 		}
 		return p, err
 	})

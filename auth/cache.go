@@ -76,13 +76,22 @@ func (c *principalCache) put(digest []byte, p *Principal, gen uint64, now time.T
 	c.store(digest, cacheEntry{p: *p, validTo: validTo}, gen)
 }
 
-// refuse stores a refusal: a flood of unknown (but well-formed) credentials
-// then costs one store lookup per cache interval, not one per request. Nothing
-// can make an unknown credential known later (secrets are random, never
-// guessed in advance) and nothing un-revokes one, so the entry only needs the
-// same bound as a positive one; a creation forgets its own digest anyway.
-func (c *principalCache) refuse(digest []byte, refusal *Error, gen uint64, now time.Time) {
-	c.store(digest, cacheEntry{refusal: refusal, validTo: now.Add(c.ttl)}, gen)
+// lastingRefusal is how long the refusal of a credential the store does not
+// have is kept: a repeated unknown credential then costs a map lookup.
+const lastingRefusal = time.Minute
+
+// refuse stores a refusal, so that a repeated bad credential costs one store
+// lookup per interval, not one per request. Nothing makes a credential the
+// store lacks known later (secrets are random, never presented before they
+// exist; a creation forgets its own digest anyway), so with lasting its
+// refusal is kept for lastingRefusal. Other refusals (revoked, expired, a
+// session without an organization) keep the bound of a positive entry.
+func (c *principalCache) refuse(digest []byte, refusal *Error, gen uint64, now time.Time, lasting bool) {
+	ttl := c.ttl
+	if lasting {
+		ttl = max(ttl, lastingRefusal)
+	}
+	c.store(digest, cacheEntry{refusal: refusal, validTo: now.Add(ttl)}, gen)
 }
 
 func (c *principalCache) store(digest []byte, e cacheEntry, gen uint64) {

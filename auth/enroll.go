@@ -87,7 +87,7 @@ func (s *Service) enroll(ctx context.Context, e enrollment) (Enrollment, error) 
 		if password, err = newPassword(); err != nil {
 			return Enrollment{}, err
 		}
-		if hash, err = s.passwords.hash(s.pwCost, password); err != nil {
+		if hash, err = s.passwords.hash(ctx, s.pwCost, password); err != nil {
 			return Enrollment{}, err
 		}
 	case err != nil:

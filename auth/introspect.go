@@ -39,7 +39,12 @@ func (a *Authenticator) Introspect(ctx context.Context, token string) (Introspec
 	if token == "" || len(token) > maxAuthorizationLength || !isB64Token(token) {
 		return Introspection{}, nil
 	}
-	p, err := a.bearer(ctx, token)
+	// The token is the resource server's caller's, not the resource server's
+	// own: its misses must not throttle the resource server's address (anyone
+	// could send it junk to lock out its users).
+	meta := RequestMetaFrom(ctx)
+	meta.Address = ""
+	p, err := a.bearer(WithRequestMeta(ctx, meta), token)
 	if KindOf(err) == KindUnauthenticated || (err == nil && p.OrgID != caller.OrgID) {
 		return Introspection{}, nil
 	}

@@ -106,6 +106,27 @@ func (s *Service) InviteMember(ctx context.Context, email string, role Role) (In
 	return InvitationWithLink{Invitation: invitationFrom(rec, by), Link: s.publicURL + "/invitation#" + token}, nil
 }
 
+// mayInvite says whether a person of role inviter may invite someone to be
+// invited: ADMIN and OWNER invite, and only an OWNER invites an OWNER.
+func mayInvite(inviter, invited Role) bool {
+	return inviter.AtLeast(RoleAdmin) && (invited != RoleOwner || inviter == RoleOwner)
+}
+
+// withdrawInvitationsBeyond withdraws the pending invitations userID issued in
+// the actor's organization that role (RoleNone once they are removed) could not
+// issue, and says how many: a demoted or removed person's links stop working
+// with their authority.
+func withdrawInvitationsBeyond(w *writeTx, userID string, role Role) (int64, error) {
+	var roles []string // empty: all of them
+	switch role {
+	case RoleOwner:
+		return 0, nil
+	case RoleAdmin:
+		roles = []string{RoleOwner.String()}
+	}
+	return w.tx.RevokeInvitationsBy(w.ctx, w.actor.OrgID, userID, roles, w.now)
+}
+
 // ListInvitations pages through the organization's pending invitations (ADMIN
 // and OWNER, members:read).
 func (s *Service) ListInvitations(ctx context.Context, opts ListOptions) (Page[Invitation], error) {
@@ -227,7 +248,19 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, name, password st
 	// Hash or check outside the transaction: argon2id is deliberately slow.
 	var hash string
 	if found {
-		if len(password) > maxPasswordBytes || !s.passwords.check(password, existing.PasswordHash) {
+		ok, err := s.passwords.check(ctx, password, existing.PasswordHash)
+		if err != nil {
+			return SignedIn{}, err
+		}
+		if !ok {
+			// A wrong guess at an account's password, like a failed sign-in.
+			ms, err := s.store.MembershipsByUser(ctx, existing.ID)
+			if err == nil {
+				err = s.recordSignInFailure(ctx, existing.ID, ms, rec.Email)
+			}
+			if err != nil {
+				return SignedIn{}, err
+			}
 			return SignedIn{}, &Error{Kind: KindUnauthenticated, Field: "password",
 				Message: "an account with this email exists: enter its password to accept"}
 		}
@@ -238,12 +271,21 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, name, password st
 		if err := validPassword("password", password); err != nil {
 			return SignedIn{}, err
 		}
-		if hash, err = s.passwords.hash(s.pwCost, password); err != nil {
+		if hash, err = s.passwords.hash(ctx, s.pwCost, password); err != nil {
 			return SignedIn{}, err
 		}
 	}
 	var out SignedIn
 	err = s.commit(ctx, rec.OrgID, store.LockShared, func(w *writeTx) error {
+		// The inviter's authority is the invitation's: checked again here, in
+		// case they were removed or demoted since (which withdraws their
+		// invitations too).
+		inviter, err := w.tx.MembershipByOrgUser(w.ctx, rec.OrgID, rec.InvitedBy)
+		if isNotFound(err) || (err == nil && !mayInvite(roleFromStore(inviter.Role), roleFromStore(rec.Role))) {
+			return errInvalidInvitation
+		} else if err != nil {
+			return err
+		}
 		user := existing
 		if !found {
 			user = store.User{ID: newID(), Email: rec.Email, Name: name, PasswordHash: hash, CreatedAt: w.now}
@@ -336,7 +378,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) (Si
 	if err := validPassword("password", password); err != nil {
 		return SignedIn{}, err
 	}
-	hash, err := s.passwords.hash(s.pwCost, password)
+	hash, err := s.passwords.hash(ctx, s.pwCost, password)
 	if err != nil {
 		return SignedIn{}, err
 	}
@@ -350,6 +392,11 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) (Si
 	}
 	var out SignedIn
 	err = s.commit(ctx, "", store.LockShared, func(w *writeTx) error {
+		// Every session of the person ends: changes they have under way, in any
+		// organization, finish first, and later ones see the sessions ended.
+		if err := w.tx.LockPerson(w.ctx, rec.UserID, store.LockExclusive); err != nil {
+			return err
+		}
 		used, err := w.tx.MarkPasswordResetUsed(w.ctx, rec.ID, w.now)
 		if err != nil {
 			return err

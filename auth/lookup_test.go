@@ -106,6 +106,32 @@ func TestRefusalsAreCachedForTheCacheInterval(t *testing.T) {
 	}
 }
 
+func TestARefusalOfACredentialTheStoreLacksLasts(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	a := NewService(nil, Options{Now: func() time.Time { return now }}).Authenticator()
+	var loads atomic.Int64
+	lookup := func(digest []byte, refusal error) {
+		_, _ = a.lookup(context.Background(), digest, true, func(context.Context, time.Time) (*Principal, error) {
+			loads.Add(1)
+			return nil, refusal
+		})
+	}
+	unknown, revoked := Digest("ptg_never_existed"), Digest("ptg_revoked")
+	lookup(unknown, errUnknownCredential)
+	lookup(revoked, invalidToken(msgUnknown))
+	now = now.Add(30 * time.Second)
+	lookup(unknown, errUnknownCredential)
+	lookup(revoked, invalidToken(msgUnknown))
+	if n := loads.Load(); n != 3 {
+		t.Fatalf("%d store lookups; want the unknown one cached, the revoked one asked again", n)
+	}
+	now = now.Add(lastingRefusal)
+	lookup(unknown, errUnknownCredential)
+	if n := loads.Load(); n != 4 {
+		t.Fatalf("%d store lookups; the lasting refusal never ends", n)
+	}
+}
+
 func TestHandWrittenTokensVerifyWithAnyIssuer(t *testing.T) {
 	for _, issuer := range []string{"https://ptg.example.com", `https://ex.example/"quoted"\back`, "https://exämple.test/ünï\u2028"} {
 		svc := NewService(nil, Options{Tokens: TokenConfig{Issuer: issuer, Audience: issuer + "/graphql", TTL: time.Hour, Alg: "ES256"}})

@@ -103,8 +103,10 @@ func ensureAnotherOwner(w *writeTx) error {
 }
 
 // UpdateMemberRole changes a member's role. ADMIN and OWNER may change roles; only
-// an OWNER grants or removes OWNER; the last OWNER keeps the role. Credentials of
-// the member act with the new role from the next request on.
+// an OWNER grants or removes OWNER; the last OWNER keeps the role; no credential
+// changes its own creator's role. Credentials of the member act with the new
+// role from the next request on, and invitations they issued that the new role
+// could not issue are withdrawn.
 func (s *Service) UpdateMemberRole(ctx context.Context, userID string, role Role) (Member, error) {
 	if !role.Valid() {
 		return Member{}, invalidField("role", "unknown role")
@@ -113,6 +115,11 @@ func (s *Service) UpdateMemberRole(ctx context.Context, userID string, role Role
 	err := s.write(ctx, writeOp{scope: ScopeMembersWrite, min: RoleAdmin, weakens: true}, func(w *writeTx) error {
 		if role == RoleOwner && w.actor.Role != RoleOwner {
 			return errorf(KindForbidden, "only an OWNER can grant OWNER")
+		}
+		// As with removal: a key or token may have leaked, and it must not
+		// change the standing of the person it acts for.
+		if userID == w.actor.UserID && w.actor.Method != MethodSession {
+			return errorf(KindForbidden, "a credential cannot change the role of the person who created it; sign in to do that")
 		}
 		var err error
 		if m, err = targetMembership(w, userID); err != nil {
@@ -131,9 +138,17 @@ func (s *Service) UpdateMemberRole(ctx context.Context, userID string, role Role
 			return err
 		}
 		m.Role = role.String()
+		withdrawn, err := withdrawInvitationsBeyond(w, userID, role)
+		if err != nil {
+			return err
+		}
+		detail := "from=" + old.String() + " to=" + role.String()
+		if withdrawn > 0 {
+			detail += fmt.Sprintf(" withdrawn_invitations=%d", withdrawn)
+		}
 		w.audit(auditEntry{
 			orgID: w.actor.OrgID, action: ActionMemberRoleChanged, targetType: "user", targetID: userID,
-			detail: "from=" + old.String() + " to=" + role.String(),
+			detail: detail,
 		})
 		w.invalidate(Invalidation{OrgID: w.actor.OrgID, UserID: userID})
 		return nil
@@ -181,9 +196,14 @@ func (s *Service) RemoveMember(ctx context.Context, userID string) (Member, erro
 		if _, err := w.tx.RevokeMemberSessions(w.ctx, p.OrgID, userID, w.now); err != nil {
 			return err
 		}
+		withdrawn, err := withdrawInvitationsBeyond(w, userID, RoleNone)
+		if err != nil {
+			return err
+		}
 		w.audit(auditEntry{
 			orgID: p.OrgID, action: ActionMemberRemoved, targetType: "user", targetID: userID,
-			detail: fmt.Sprintf("role=%s revoked_api_keys=%d revoked_oauth_clients=%d", roleFromStore(m.Role), keys, clients),
+			detail: fmt.Sprintf("role=%s revoked_api_keys=%d revoked_oauth_clients=%d withdrawn_invitations=%d",
+				roleFromStore(m.Role), keys, clients, withdrawn),
 		})
 		w.invalidate(Invalidation{OrgID: p.OrgID, UserID: userID})
 		return nil

@@ -1,7 +1,9 @@
 package auth
 
 import (
+	"context"
 	"runtime"
+	"sync/atomic"
 
 	"github.com/alexedwards/argon2id"
 )
@@ -40,22 +42,74 @@ func CheckPassword(password, hash string) bool {
 // newPassword generates a first password: 24 base62 characters (~143 bits).
 func newPassword() (string, error) { return randomBase62(24) }
 
-// passwordWork bounds how many argon2id computations run at once: each takes
-// the configured memory, so a burst of sign-ins must queue rather than add up.
-type passwordWork chan struct{}
+// passwordWork bounds the argon2id computations running at once (each takes
+// the configured memory, and a core) and how many may wait for a turn: past
+// that the server answers "busy" at once instead of making every sign-in wait,
+// and a waiter whose request is gone leaves the queue.
+type passwordWork struct {
+	slots      chan struct{}
+	waiting    atomic.Int64
+	maxWaiting int64
+}
 
-func newPasswordWork() passwordWork { return make(passwordWork, max(1, runtime.GOMAXPROCS(0))) }
+// waitersPerSlot bounds the queue: at the default cost one check takes a few
+// tens of milliseconds, so a full queue drains in about a second.
+const waitersPerSlot = 32
+
+func newPasswordWork() *passwordWork {
+	n := max(1, runtime.GOMAXPROCS(0))
+	return &passwordWork{slots: make(chan struct{}, n), maxWaiting: int64(n * waitersPerSlot)}
+}
+
+// errPasswordsBusy answers a password check that found the queue full.
+var errPasswordsBusy = &Error{Kind: KindRateLimited,
+	Message: "too many passwords are being checked at once; try again in a few seconds"}
+
+// turn waits for a slot; release gives it back.
+func (w *passwordWork) turn(ctx context.Context) (release func(), err error) {
+	release = func() { <-w.slots }
+	select {
+	case w.slots <- struct{}{}:
+		return release, nil
+	default:
+	}
+	if w.waiting.Add(1) > w.maxWaiting {
+		w.waiting.Add(-1)
+		return nil, errPasswordsBusy
+	}
+	defer w.waiting.Add(-1)
+	select {
+	case w.slots <- struct{}{}:
+		return release, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
 
 // hash hashes password at cost, waiting for a turn.
-func (w passwordWork) hash(cost PasswordCost, password string) (string, error) {
-	w <- struct{}{}
-	defer func() { <-w }()
+func (w *passwordWork) hash(ctx context.Context, cost PasswordCost, password string) (string, error) {
+	release, err := w.turn(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
 	return cost.hash(password)
 }
 
-// check compares password with hash, waiting for a turn.
-func (w passwordWork) check(password, hash string) bool {
-	w <- struct{}{}
-	defer func() { <-w }()
-	return CheckPassword(password, hash)
+// check compares password with hash, waiting for a turn. Passwords longer than
+// any this server accepts are refused unchecked, without telling the two apart.
+func (w *passwordWork) check(ctx context.Context, password, hash string) (bool, error) {
+	release, err := w.turn(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	return CheckPassword(password, hash) && len(password) <= maxPasswordBytes, nil
+}
+
+// outdated reports whether hash was made at another cost than cost, so that it
+// is made again, at cost, the next time its password is known.
+func (c PasswordCost) outdated(hash string) bool {
+	p, _, _, err := argon2id.DecodeHash(hash)
+	return err == nil && (p.Memory != c.MemoryKiB || p.Iterations != c.Iterations || p.Parallelism != c.Parallelism)
 }

@@ -2,9 +2,11 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pentographer/pentographer/store/storetest"
 )
@@ -107,6 +109,36 @@ func TestPasswordHashing(t *testing.T) {
 	}
 	if !CheckPassword(pw, h) || CheckPassword(pw+"x", h) || CheckPassword(pw, "garbage") {
 		t.Fatal("CheckPassword is wrong")
+	}
+}
+
+// Password work queues to a bound: past it a check is refused at once, and a
+// waiter whose request is gone leaves the queue.
+func TestPasswordWorkQueuesToABound(t *testing.T) {
+	w := &passwordWork{slots: make(chan struct{}, 1), maxWaiting: 1}
+	release, err := w.turn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	waited := make(chan error, 1)
+	go func() {
+		_, err := w.turn(ctx)
+		waited <- err
+	}()
+	for w.waiting.Load() != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := w.turn(context.Background()); !errors.Is(err, errPasswordsBusy) {
+		t.Fatalf("a full queue answered %v", err)
+	}
+	cancel()
+	if err := <-waited; !errors.Is(err, context.Canceled) {
+		t.Fatalf("a waiter whose request went away: %v", err)
+	}
+	release()
+	if _, err := w.turn(context.Background()); err != nil {
+		t.Fatalf("after the queue drained: %v", err)
 	}
 }
 

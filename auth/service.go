@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/pentographer/pentographer/internal/failures"
 	"github.com/pentographer/pentographer/store"
 )
 
@@ -26,9 +27,11 @@ type Service struct {
 	log    *slog.Logger
 	pwCost PasswordCost
 	// passwords bounds the argon2id work running at once.
-	passwords passwordWork
-	tokens    TokenConfig
-	limits    CreationLimits
+	passwords *passwordWork
+	// passwordFailures counts wrong current passwords (ChangePassword).
+	passwordFailures *failures.Limiter
+	tokens           TokenConfig
+	limits           CreationLimits
 	// publicURL is the base of the links the service makes.
 	publicURL string
 	// dummy is a password hash of the current cost, compared against when an
@@ -45,7 +48,7 @@ func NewService(st *store.Store, opts Options) *Service {
 		store: st, authn: newAuthenticator(st, keys, o), keys: keys, scopes: o.Catalog,
 		now: o.Now, log: o.Logger, pwCost: o.PasswordCost, tokens: o.Tokens, limits: o.Limits,
 		publicURL: strings.TrimRight(o.PublicURL, "/"),
-		passwords: newPasswordWork(),
+		passwords: newPasswordWork(), passwordFailures: failures.New(passwordFailureWindow),
 		dummy: sync.OnceValue(func() string {
 			h, _ := o.PasswordCost.hash("not anyone's password")
 			return h

@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/pentographer/pentographer/internal/failures"
 	"github.com/pentographer/pentographer/store"
 )
 
@@ -129,25 +130,17 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (SignedIn,
 	if found {
 		hash = u.PasswordHash
 	}
-	ok := s.passwords.check(password, hash) && found && len(password) <= maxPasswordBytes
+	ok, err := s.passwords.check(ctx, password, hash)
+	if err != nil {
+		return SignedIn{}, err
+	}
+	ok = ok && found
 	ms, err := s.store.MembershipsByUser(ctx, u.ID)
 	if err != nil {
 		return SignedIn{}, err
 	}
 	if !ok || len(ms) == 0 {
-		attempt := &Principal{UserID: u.ID, Method: MethodPassword}
-		err := s.commit(ctx, "", store.LockShared, func(w *writeTx) error {
-			w.actor = attempt
-			detail := "email=" + quoteDetail(truncate(email, 320))
-			if len(ms) == 0 {
-				w.audit(auditEntry{orgID: "", action: ActionSignInFailed, targetType: "user", targetID: u.ID, detail: detail})
-			}
-			for _, m := range ms {
-				w.audit(auditEntry{orgID: m.OrgID, action: ActionSignInFailed, targetType: "user", targetID: u.ID, detail: detail})
-			}
-			return nil
-		})
-		if err != nil {
+		if err := s.recordSignInFailure(ctx, u.ID, ms, email); err != nil {
 			return SignedIn{}, err
 		}
 		if ok {
@@ -155,12 +148,25 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (SignedIn,
 		}
 		return SignedIn{}, errInvalidCredentials
 	}
+	// A hash made at an older cost is made again now that the password is
+	// known, so that every account costs the same to check (and to guess).
+	rehash := ""
+	if s.pwCost.outdated(u.PasswordHash) {
+		if rehash, err = s.passwords.hash(ctx, s.pwCost, password); err != nil {
+			return SignedIn{}, err
+		}
+	}
 	orgID := ""
 	if len(ms) == 1 {
 		orgID = ms[0].OrgID
 	}
 	var out SignedIn
 	err = s.commit(ctx, "", store.LockShared, func(w *writeTx) error {
+		if rehash != "" {
+			if err := w.tx.ReplacePasswordHash(w.ctx, u.ID, u.PasswordHash, rehash); err != nil {
+				return err
+			}
+		}
 		var err error
 		out, err = s.openSession(w, u, orgID)
 		if err != nil {
@@ -274,6 +280,23 @@ func sessionInfoFrom(r store.Session, u User, end time.Time) SessionInfo {
 	}
 }
 
+// recordSignInFailure audits a failed attempt to prove the password of the
+// account userID ("" when unknown) in each of its organizations (ms), or in
+// the server-wide log when it has none.
+func (s *Service) recordSignInFailure(ctx context.Context, userID string, ms []store.Membership, email string) error {
+	return s.commit(ctx, "", store.LockShared, func(w *writeTx) error {
+		w.actor = &Principal{UserID: userID, Method: MethodPassword}
+		detail := "email=" + quoteDetail(truncate(email, 320))
+		if len(ms) == 0 {
+			w.audit(auditEntry{orgID: "", action: ActionSignInFailed, targetType: "user", targetID: userID, detail: detail})
+		}
+		for _, m := range ms {
+			w.audit(auditEntry{orgID: m.OrgID, action: ActionSignInFailed, targetType: "user", targetID: userID, detail: detail})
+		}
+		return nil
+	})
+}
+
 // ChooseOrganization makes the session of token act in orgID, one of its
 // person's organizations (also to switch later).
 func (s *Service) ChooseOrganization(ctx context.Context, token, orgID string) (SessionInfo, error) {
@@ -289,6 +312,11 @@ func (s *Service) ChooseOrganization(ctx context.Context, token, orgID string) (
 		return SessionInfo{}, errNotFound
 	}
 	err = s.commit(ctx, orgID, store.LockShared, func(w *writeTx) error {
+		// Changes the session has under way (in its old organization) finish
+		// first; any later one sees the switch and is refused.
+		if err := w.tx.LockPerson(w.ctx, info.User.ID, store.LockExclusive); err != nil {
+			return err
+		}
 		// The session was refused while it had no organization: forget that
 		// too (it is cached by digest).
 		w.invalidate(Invalidation{CredentialID: info.ID, Digest: hexDigest(Digest(token))})
@@ -315,6 +343,10 @@ func (s *Service) SignOut(ctx context.Context, token string) error {
 	}
 	return s.commit(ctx, orgID, store.LockShared, func(w *writeTx) error {
 		w.actor = &Principal{UserID: info.User.ID, OrgID: orgID, Method: MethodSession, CredentialID: info.ID}
+		// Wait for the session's changes under way; later ones see it ended.
+		if err := w.tx.LockPerson(w.ctx, info.User.ID, store.LockExclusive); err != nil {
+			return err
+		}
 		if _, err := w.tx.RevokeSession(w.ctx, info.User.ID, info.ID, w.now); err != nil {
 			return err
 		}
@@ -413,6 +445,13 @@ func (s *Service) RevokeSession(ctx context.Context, id string) (SessionInfo, er
 	return info, err
 }
 
+// A person may get their current password wrong changePasswordFailures times
+// in passwordFailureWindow.
+const (
+	changePasswordFailures = 10
+	passwordFailureWindow  = 15 * time.Minute
+)
+
 // Password rules: at least minPasswordRunes characters, at most
 // maxPasswordBytes bytes (argon2id takes any length; this bounds the work).
 const (
@@ -449,10 +488,21 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) (int
 	if err != nil {
 		return 0, err
 	}
-	if len(current) > maxPasswordBytes || !s.passwords.check(current, u.PasswordHash) {
-		return 0, &Error{Kind: KindInvalid, Field: "currentPassword", Message: "the current password is wrong"}
+	// Wrong current passwords are limited per person, counted before the
+	// check: a stolen session must not become a way to guess the password.
+	attempt, allowed := s.passwordFailures.Attempt(failures.Limit{Key: "change-password:" + p.UserID, Max: changePasswordFailures})
+	if !allowed {
+		return 0, errorf(KindRateLimited, "too many wrong current passwords; try again in %d minutes", int(passwordFailureWindow/time.Minute))
 	}
-	hash, err := s.passwords.hash(s.pwCost, next)
+	ok, err := s.passwords.check(ctx, current, u.PasswordHash)
+	if err != nil || !ok {
+		if err == nil {
+			err = &Error{Kind: KindInvalid, Field: "currentPassword", Message: "the current password is wrong"}
+		}
+		return 0, err
+	}
+	attempt.Succeeded()
+	hash, err := s.passwords.hash(ctx, s.pwCost, next)
 	if err != nil {
 		return 0, err
 	}

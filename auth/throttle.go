@@ -3,21 +3,21 @@ package auth
 import (
 	"time"
 
-	"github.com/go-chi/httprate"
+	"github.com/pentographer/pentographer/internal/failures"
 )
 
 // lookupThrottle bounds the store lookups an address can cause with credentials
-// the store does not know. A well-formed key passes the offline checksum and
+// the store does not have. A well-formed key passes the offline checksum and
 // costs a lookup; anyone can make such keys (the checksum is public), and each
-// unique one misses the cache. Past maxPerWindow such failures in a sliding
+// unique one misses the cache. Past maxPerWindow such misses in a sliding
 // window, an address gets errTooManyFailures for every credential that is not
 // in the cache, without a lookup, so a flood costs about what requests without
-// any credential do. Credentials in the cache (a working key, a refusal cached
-// already) are answered as usual: a client retrying a revoked key does not
-// lock its neighbours out. The counts live in this process.
+// any credential do. Only credentials the store does not have count: a revoked
+// or expired one is a client's mistake, not a search, and retrying it must not
+// lock its neighbours out. IPv6 addresses count by /64. The counts live in this
+// process.
 type lookupThrottle struct {
-	counter      httprate.LimitCounter
-	window       time.Duration
+	limiter      *failures.Limiter
 	maxPerWindow int
 }
 
@@ -25,24 +25,22 @@ type lookupThrottle struct {
 var errTooManyFailures = &Error{Kind: KindRateLimited,
 	Message: "too many unknown credentials from this address; retry later"}
 
-func newLookupThrottle(maxPerWindow int, window time.Duration) *lookupThrottle {
-	return &lookupThrottle{counter: httprate.NewLocalLimitCounter(window), window: window, maxPerWindow: maxPerWindow}
+func newLookupThrottle(maxPerWindow int, window time.Duration, now func() time.Time) *lookupThrottle {
+	return &lookupThrottle{limiter: failures.NewWithClock(window, now), maxPerWindow: maxPerWindow}
+}
+
+func (t *lookupThrottle) limit(address string) failures.Limit {
+	return failures.Limit{Key: failures.AddressKey(address), Max: t.maxPerWindow}
 }
 
 // allowed reports whether address may cause another lookup now.
-func (t *lookupThrottle) allowed(address string, now time.Time) bool {
-	if address == "" {
-		return true
-	}
-	current := now.Truncate(t.window)
-	curr, prev, _ := t.counter.Get(address, current, current.Add(-t.window))
-	elapsed := float64(now.Sub(current)) / float64(t.window)
-	return float64(prev)*(1-elapsed)+float64(curr) < float64(t.maxPerWindow)
+func (t *lookupThrottle) allowed(address string) bool {
+	return address == "" || !t.limiter.Blocked(t.limit(address))
 }
 
-// failed counts one lookup of address that found no usable credential.
-func (t *lookupThrottle) failed(address string, now time.Time) {
+// missed counts one lookup from address of a credential the store lacks.
+func (t *lookupThrottle) missed(address string) {
 	if address != "" {
-		_ = t.counter.IncrementBy(address, now.Truncate(t.window), 1)
+		t.limiter.Fail(t.limit(address))
 	}
 }

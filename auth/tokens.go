@@ -240,10 +240,11 @@ func (s *Service) RevokeAccessToken(ctx context.Context, token string) error {
 		return nil
 	}
 	return s.write(ctx, writeOp{weakens: true, min: RoleMember}, func(w *writeTx) error {
-		if err := w.tx.InsertRevokedToken(w.ctx, &store.RevokedToken{
+		inserted, err := w.tx.InsertRevokedToken(w.ctx, &store.RevokedToken{
 			JTI: v.ID, ClientID: v.clientID, ExpiresAt: v.ExpiresAt.Add(tokenLeeway),
-		}); err != nil {
-			return err
+		})
+		if err != nil || !inserted {
+			return err // revoked already: nothing to record again
 		}
 		if err := w.tx.DeleteRevokedTokensExpiredBefore(w.ctx, w.now); err != nil {
 			return err

@@ -13,12 +13,14 @@ import (
 //
 //  1. opens a transaction and locks the organization (exclusively for changes
 //     that revoke or narrow authority, shared for the rest), then the actor's
-//     membership: one lock order, organization → membership → rows, on both
-//     stores (SQLite serializes every write transaction anyway);
+//     membership (and, for a session, its person: see store.LockPerson): one
+//     lock order, organization → membership → person → rows, on both stores
+//     (SQLite serializes every write transaction anyway);
 //  2. re-admits the actor inside it: reads the credential and the creator's
 //     membership again and decides with admit, the same function that
-//     authenticates requests; a credential revoked, expired or removed meanwhile
-//     is UNAUTHENTICATED, a role or scope now missing is FORBIDDEN;
+//     authenticates requests; a credential revoked, expired or removed meanwhile,
+//     or a session switched to another organization, is UNAUTHENTICATED, a role
+//     or scope now missing is FORBIDDEN;
 //  3. runs the change with that fresh principal;
 //  4. writes its audit entries in the same transaction;
 //  5. after commit, forgets what the change revoked or narrowed from the
@@ -73,7 +75,7 @@ func (s *Service) write(ctx context.Context, op writeOp, change func(w *writeTx)
 		mode = store.LockExclusive
 	}
 	return s.commit(ctx, p.OrgID, mode, func(w *writeTx) error {
-		actor, err := s.readmit(w, p)
+		actor, err := s.readmit(w, p, mode)
 		if err != nil {
 			return err
 		}
@@ -121,8 +123,10 @@ func (s *Service) commit(ctx context.Context, orgID string, mode store.LockMode,
 var operator = &Principal{Method: MethodOperator, Role: RoleOwner}
 
 // readmit decides p again inside w's transaction: the membership of its creator
-// (locked) and the credential as they are now.
-func (s *Service) readmit(w *writeTx, p *Principal) (*Principal, error) {
+// (locked) and the credential as they are now. A session also holds its person's
+// lock in mode (see store.LockPerson), so that ending it from another
+// organization waits for this change, or this change sees it ended.
+func (s *Service) readmit(w *writeTx, p *Principal, mode store.LockMode) (*Principal, error) {
 	if p.Method == MethodOperator {
 		return p, nil
 	}
@@ -159,6 +163,9 @@ func (s *Service) readmit(w *writeTx, p *Principal) (*Principal, error) {
 		}
 		g = tokenGrant(c, p.Token, revoked)
 	case MethodSession:
+		if err := w.tx.LockPerson(w.ctx, p.UserID, mode); err != nil {
+			return nil, err
+		}
 		c, err := w.tx.SessionCredentialByID(w.ctx, p.CredentialID)
 		if err != nil {
 			return nil, notFoundAsUnknown(err)
@@ -167,15 +174,25 @@ func (s *Service) readmit(w *writeTx, p *Principal) (*Principal, error) {
 	default:
 		return nil, ErrUnauthenticated
 	}
+	// The credential must still act where the request authenticated: a session
+	// switched to another organization meanwhile must not carry this one's
+	// role there (nor act there under this organization's lock).
+	if g.orgID != p.OrgID || g.userID != p.UserID {
+		return nil, invalidToken(msgUnknown)
+	}
 	// The membership row just locked is the authority on the role.
 	g.role = m.Role
 	return admit(g, s.scopes, w.now)
 }
 
-// notFoundAsUnknown answers a credential that no longer exists like a revoked one.
+// errUnknownCredential answers a credential the store does not have, in the
+// same words as a revoked one.
+var errUnknownCredential = invalidToken(msgUnknown)
+
+// notFoundAsUnknown answers a credential that does not exist like a revoked one.
 func notFoundAsUnknown(err error) error {
 	if isNotFound(err) {
-		return invalidToken(msgUnknown)
+		return errUnknownCredential
 	}
 	return err
 }

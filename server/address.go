@@ -30,13 +30,34 @@ func ParseTrustedProxies(list string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// addressResolver finds the address a request came from. Forwarding headers
-// (X-Forwarded-For, Forwarded) are believed only when the peer is a trusted
-// proxy, and then only as far back as the chain stays within trusted proxies:
-// the first untrusted hop, from the right, is the client. Anyone else could
-// claim any address in them.
+// The forwarding headers a proxy may set (PTG_FORWARDED_HEADER).
+const (
+	HeaderXForwardedFor = "X-Forwarded-For"
+	HeaderForwarded     = "Forwarded"
+)
+
+// ParseForwardedHeader reads PTG_FORWARDED_HEADER: which one header the trusted
+// proxies set.
+func ParseForwardedHeader(v string) (string, error) {
+	switch {
+	case v == "" || strings.EqualFold(v, HeaderXForwardedFor):
+		return HeaderXForwardedFor, nil
+	case strings.EqualFold(v, HeaderForwarded):
+		return HeaderForwarded, nil
+	}
+	return "", fmt.Errorf("%q is neither %s nor %s", v, HeaderXForwardedFor, HeaderForwarded)
+}
+
+// addressResolver finds the address a request came from. The forwarding
+// header is believed only when the peer is a trusted proxy, and then only as
+// far back as the chain stays within trusted proxies: the first untrusted hop,
+// from the right, is the client. Only the one header the proxies set is read:
+// a proxy appends to its own header and passes any other through as the client
+// sent it, so believing the other would believe the client.
 type addressResolver struct {
 	trusted []netip.Prefix
+	// header is HeaderXForwardedFor or HeaderForwarded.
+	header string
 }
 
 func (a addressResolver) isTrusted(addr netip.Addr) bool {
@@ -62,7 +83,7 @@ func (a addressResolver) resolve(r *http.Request) string {
 	if err != nil || !a.isTrusted(peer) {
 		return host
 	}
-	hops := forwardedHops(r.Header)
+	hops := forwardedHops(r.Header, a.header)
 	for i := len(hops) - 1; i >= 0; i-- {
 		hop, err := netip.ParseAddr(hops[i])
 		if err != nil {
@@ -78,12 +99,13 @@ func (a addressResolver) resolve(r *http.Request) string {
 	return peer.Unmap().String()
 }
 
-// forwardedHops lists the addresses of the forwarding chain, client first:
-// from Forwarded (RFC 7239) when present, else from X-Forwarded-For.
-func forwardedHops(h http.Header) []string {
+// forwardedHops lists the addresses of the forwarding chain in header, client
+// first: Forwarded (RFC 7239) "for=" nodes, or X-Forwarded-For entries (which
+// some proxies write with a port).
+func forwardedHops(h http.Header, header string) []string {
 	var hops []string
-	if fwd := h.Values("Forwarded"); len(fwd) > 0 {
-		for _, line := range fwd {
+	if header == HeaderForwarded {
+		for _, line := range h.Values(HeaderForwarded) {
 			for elem := range strings.SplitSeq(line, ",") {
 				for pair := range strings.SplitSeq(elem, ";") {
 					k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
@@ -95,16 +117,16 @@ func forwardedHops(h http.Header) []string {
 		}
 		return hops
 	}
-	for _, line := range h.Values("X-Forwarded-For") {
+	for _, line := range h.Values(HeaderXForwardedFor) {
 		for hop := range strings.SplitSeq(line, ",") {
-			hops = append(hops, strings.TrimSpace(hop))
+			hops = append(hops, forwardedNode(hop))
 		}
 	}
 	return hops
 }
 
-// forwardedNode reads an RFC 7239 node: an address, "[v6]:port" or "v4:port",
-// possibly quoted.
+// forwardedNode reads one hop: an address, "[v6]:port" or "v4:port", possibly
+// quoted (RFC 7239).
 func forwardedNode(v string) string {
 	v = strings.Trim(strings.TrimSpace(v), `"`)
 	if strings.HasPrefix(v, "[") {

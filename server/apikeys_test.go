@@ -450,7 +450,9 @@ func TestScopesAndRoleCeiling(t *testing.T) {
 			assertInvalidToken(t, e.gql(leaver.key, `{ viewer { role } }`, nil))
 		})
 		t.Run("the_last_owner_cannot_be_demoted", func(t *testing.T) {
-			r := e.gql(tm.owner.key, updateRoleMutation, map[string]any{"in": map[string]any{"userId": tm.owner.userID, "role": "ADMIN"}})
+			b := e.browser()
+			b.signIn(tm.owner.name, tm.owner.password)
+			r := b.gql(updateRoleMutation, map[string]any{"in": map[string]any{"userId": tm.owner.userID, "role": "ADMIN"}})
 			if r.code() != "BAD_USER_INPUT" {
 				t.Fatalf("got %s", r.Body)
 			}

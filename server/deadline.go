@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,10 +31,15 @@ type lazyDeadline struct {
 	once   sync.Once
 	real   context.Context
 	cancel context.CancelFunc
+	// started is set once real is the timed context (not after release).
+	started atomic.Bool
 }
 
 func (c *lazyDeadline) start() context.Context {
-	c.once.Do(func() { c.real, c.cancel = context.WithDeadline(c.Context, c.at) })
+	c.once.Do(func() {
+		c.real, c.cancel = context.WithDeadline(c.Context, c.at)
+		c.started.Store(true)
+	})
 	return c.real
 }
 
@@ -41,8 +47,18 @@ func (c *lazyDeadline) Deadline() (time.Time, bool) { return c.at, true }
 func (c *lazyDeadline) Done() <-chan struct{}       { return c.start().Done() }
 func (c *lazyDeadline) Err() error                  { return c.start().Err() }
 
-// Cause is context.Cause's answer for this context.
-func (c *lazyDeadline) Cause() error { return context.Cause(c.start()) }
+// Value answers from the timed context once it runs, the parent before. The
+// context package finds a context's cancellation state through Value: this
+// way context.Cause reports the deadline (not the parent's nil), and contexts
+// derived from this one are cancelled with it directly, without a goroutine
+// each. Before the timer starts nothing waits on this context, and the values
+// are the parent's either way.
+func (c *lazyDeadline) Value(key any) any {
+	if c.started.Load() {
+		return c.real.Value(key)
+	}
+	return c.Context.Value(key)
+}
 
 // release ends the context when the request is done: the timer stops if one
 // was started; if none was, whatever asks later finds it done, as a cancelled

@@ -25,6 +25,10 @@ func TestLazyDeadline(t *testing.T) {
 		if !errors.Is(c.Err(), context.DeadlineExceeded) {
 			t.Fatalf("%v", c.Err())
 		}
+		// A timeout is told apart from a client that went away.
+		if !errors.Is(context.Cause(c), context.DeadlineExceeded) {
+			t.Fatalf("cause %v", context.Cause(c))
+		}
 	})
 	t.Run("it_ends_with_its_parent", func(t *testing.T) {
 		parent, cancel := context.WithCancel(context.Background())

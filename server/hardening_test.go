@@ -74,6 +74,19 @@ func (r *stormResult) onlyFailures(t *testing.T, allowed ...string) {
 // storm sends query as key from conns connections of their own, again and again
 // until stop is closed, and counts the outcome of every mutation field.
 func storm(e *env, key, query string, vars map[string]any, conns int, stop <-chan struct{}) (*stormResult, *sync.WaitGroup) {
+	return stormAs(e, func(req *http.Request) { req.Header.Set("Authorization", "Bearer "+key) }, query, vars, conns, stop)
+}
+
+// sessionStorm is storm with a session cookie, as the settings page sends.
+func sessionStorm(e *env, cookie *http.Cookie, query string, vars map[string]any, conns int, stop <-chan struct{}) (*stormResult, *sync.WaitGroup) {
+	return stormAs(e, func(req *http.Request) {
+		req.AddCookie(cookie)
+		req.Header.Set("Origin", e.srv.cfg.PublicURL)
+	}, query, vars, conns, stop)
+}
+
+// stormAs is storm with the credential that authenticate puts on each request.
+func stormAs(e *env, authenticate func(*http.Request), query string, vars map[string]any, conns int, stop <-chan struct{}) (*stormResult, *sync.WaitGroup) {
 	res := &stormResult{failures: map[string]int{}}
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	wg := &sync.WaitGroup{}
@@ -89,7 +102,7 @@ func storm(e *env, key, query string, vars map[string]any, conns int, stop <-cha
 				}
 				req, _ := http.NewRequest(http.MethodPost, e.http.URL+"/graphql", bytes.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", "Bearer "+key)
+				authenticate(req)
 				resp, err := client.Do(req)
 				if err != nil {
 					res.add(0, "transport: "+err.Error())
@@ -214,8 +227,11 @@ func TestADemotionCannotBeUndoneByRequestsInFlight(t *testing.T) {
 		for round := range 3 {
 			admin := e.addMember(owner.slug, fmt.Sprintf("admin%d@acme.test", round), auth.RoleAdmin)
 			stop := make(chan struct{})
+			// Signed in (no credential may change its creator's role), the
+			// admin keeps re-granting themselves ADMIN.
+			cookie := sessionCookie(t, e.browser().signIn(admin.name, admin.password))
 			promote := fmt.Sprintf(`updateMemberRole(input: {userId: %q, role: ADMIN}) { member { role } }`, admin.userID)
-			res, wg := storm(e, admin.key, aliased(10, promote), nil, stormConns, stop)
+			res, wg := sessionStorm(e, cookie, aliased(10, promote), nil, stormConns, stop)
 			waitFor(t, "the storm to run", func() bool { return res.succeeded() >= 20 })
 			r := e.gql(owner.key, updateRoleMutation, map[string]any{"in": map[string]any{"userId": admin.userID, "role": "MEMBER"}}).ok(t)
 			if got := r.str("updateMemberRole", "member", "role"); got != "MEMBER" {
@@ -284,6 +300,94 @@ func TestARemovalLeavesNothingOfThePersonActive(t *testing.T) {
 			}
 			assertInvalidToken(t, e.gql(member.key, `{ viewer { role } }`, nil))
 			e.gql(back.key, `{ viewer { role } }`, nil).ok(t)
+		}
+	})
+}
+
+// A person who is OWNER of one organization and MEMBER of another switches
+// their session between them while changes made with it are under way: each
+// change acts where its request authenticated, with the role it has there, or
+// not at all; never in the new organization with the old one's role.
+func TestASessionSwitchedMidRequestCarriesNoRoleAcross(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		acme := e.bootstrap("Acme", "owner@acme.test")
+		globex := e.bootstrap("Globex", "owner@globex.test")
+		e.addMember(acme.slug, "owner@globex.test", auth.RoleMember)
+		b := e.browser()
+		cookie := sessionCookie(t, b.signIn("owner@globex.test", globex.password))
+		choose := func(orgID string) {
+			t.Helper()
+			if r := b.post("/login/organization", map[string]string{"organizationId": orgID}); r.Status != http.StatusOK {
+				t.Fatalf("choosing %s: %d %s", orgID, r.Status, r.Body)
+			}
+		}
+		// Inviting an ADMIN needs ADMIN: allowed in Globex, refused in Acme.
+		invite := `inviteMember(input: {email: "new@example.test", role: ADMIN}) { link }`
+		for round := range 3 {
+			choose(globex.orgID)
+			stop := make(chan struct{})
+			res, wg := sessionStorm(e, cookie, aliased(10, invite), nil, stormConns, stop)
+			waitFor(t, "the storm to invite", func() bool { return res.succeeded() >= 20 })
+			choose(acme.orgID)
+			time.Sleep(100 * time.Millisecond)
+			close(stop)
+			wg.Wait()
+
+			res.onlyFailures(t, "UNAUTHENTICATED", "FORBIDDEN")
+			for _, ev := range auditEvents(t, st, acme.orgID) {
+				if ev.ActorUserID == globex.userID && ev.Action == auth.ActionInvitationCreated {
+					t.Fatalf("round %d: a MEMBER of Acme invited an ADMIN there with Globex's role", round)
+				}
+			}
+			if res.failures["FORBIDDEN"] == 0 {
+				t.Errorf("round %d: no request ran in Acme; the test did not race", round)
+			}
+		}
+	})
+}
+
+// Ending a person's sessions from one organization (a password change) waits
+// for what their other sessions, in another organization, have under way:
+// nothing they started commits after the change returns.
+func TestEndedSessionsActNowhereAfterwards(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, unlimited)
+		acme := e.bootstrap("Acme", "owner@acme.test")
+		globex := e.bootstrap("Globex", "owner@globex.test")
+		e.addMember(acme.slug, "owner@globex.test", auth.RoleMember)
+		password := globex.password
+		ctx := context.Background()
+		for round := range 3 {
+			signIn := func(orgID string) (*browser, *http.Cookie) {
+				b := e.browser()
+				c := sessionCookie(t, b.signIn("owner@globex.test", password))
+				if r := b.post("/login/organization", map[string]string{"organizationId": orgID}); r.Status != http.StatusOK {
+					t.Fatalf("%d %s", r.Status, r.Body)
+				}
+				return b, c
+			}
+			here, _ := signIn(acme.orgID)
+			_, there := signIn(globex.orgID)
+			stop := make(chan struct{})
+			res, wg := sessionStorm(e, there, aliased(10, `createApiKey(input: {name: "k"}) { secret }`), nil, stormConns, stop)
+			waitFor(t, "the storm to create keys", func() bool { return res.succeeded() >= 20 })
+			next := fmt.Sprintf("new password number %d", round)
+			here.gql(`mutation($in: ChangePasswordInput!) { changePassword(input: $in) { endedSessions } }`,
+				map[string]any{"in": map[string]any{"currentPassword": password, "newPassword": next}}).ok(t)
+			password = next
+			before, err := st.CountActiveAPIKeys(ctx, globex.orgID, globex.userID, time.Now())
+			must(t, err)
+			time.Sleep(150 * time.Millisecond)
+			close(stop)
+			wg.Wait()
+
+			res.onlyFailures(t, "UNAUTHENTICATED", "HTTP 401")
+			after, err := st.CountActiveAPIKeys(ctx, globex.orgID, globex.userID, time.Now())
+			must(t, err)
+			if after != before {
+				t.Fatalf("round %d: %d keys were created after the sessions ended", round, after-before)
+			}
 		}
 	})
 }
@@ -474,26 +578,113 @@ func TestFailedClientAuthenticationLocksOutOnlyWhereItFailed(t *testing.T) {
 	})
 }
 
+// Well-formed keys the store does not have are throttled per address (by /64
+// for IPv6); revoked keys retried, and tokens a resource server introspects for
+// its callers, never lock anyone out.
+func TestUnknownCredentialsAreThrottledWhereTheyComeFrom(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
+		const limit = 5
+		e := newEnvConfig(t, st, func(c *Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")} },
+			func(o *auth.Options) { o.FailedLookupLimit = limit })
+		owner := e.bootstrap("Acme", "owner@acme.test")
+		ask := func(address, key string) int {
+			body := strings.NewReader(`{"query":"{ viewer { role } }"}`)
+			req, _ := http.NewRequest(http.MethodPost, e.http.URL+"/graphql", body)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+key)
+			req.Header.Set("X-Forwarded-For", address)
+			return e.do(req).Status
+		}
+		t.Run("unknown_keys_from_one_address", func(t *testing.T) {
+			for range limit {
+				if got := ask("203.0.113.1", wellFormedKey()); got != http.StatusUnauthorized {
+					t.Fatalf("%d", got)
+				}
+			}
+			if got := ask("203.0.113.1", wellFormedKey()); got != http.StatusTooManyRequests {
+				t.Fatalf("past the limit: %d", got)
+			}
+			if got := ask("203.0.113.2", owner.key); got != http.StatusOK {
+				t.Fatalf("a neighbour: %d", got)
+			}
+		})
+		t.Run("ipv6_counts_by_64", func(t *testing.T) {
+			for i := range limit {
+				ask(fmt.Sprintf("2001:db8:1:2::%x", i+1), wellFormedKey())
+			}
+			if got := ask("2001:db8:1:2:ffff::1", wellFormedKey()); got != http.StatusTooManyRequests {
+				t.Fatalf("another address of the /64: %d", got)
+			}
+			if got := ask("2001:db8:1:3::1", wellFormedKey()); got != http.StatusUnauthorized {
+				t.Fatalf("the next /64: %d", got)
+			}
+		})
+		t.Run("revoked_keys_do_not_count", func(t *testing.T) {
+			var revoked []string
+			for i := range limit * 2 {
+				id, key := e.createKey(owner, fmt.Sprintf("revoked %d", i), nil)
+				e.gql(owner.key, revokeKeyMutation, map[string]any{"id": id}).ok(t)
+				revoked = append(revoked, key)
+			}
+			for _, key := range revoked {
+				if got := ask("198.51.100.1", key); got != http.StatusUnauthorized {
+					t.Fatalf("%d", got)
+				}
+			}
+			_, fresh := e.createKey(owner, "fresh", nil)
+			if got := ask("198.51.100.1", fresh); got != http.StatusOK {
+				t.Fatalf("a working key after retried revoked ones: %d", got)
+			}
+		})
+		t.Run("introspection_does_not_throttle_the_resource_server", func(t *testing.T) {
+			rs := e.createClient(owner, "resource server", nil)
+			introspect := func(token string) response {
+				req, _ := http.NewRequest(http.MethodPost, e.http.URL+"/api/oauth/introspect", strings.NewReader(url.Values{"token": {token}}.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set("X-Forwarded-For", "192.0.2.80")
+				req.SetBasicAuth(rs.clientID, rs.secret)
+				return e.do(req)
+			}
+			for range limit * 3 {
+				if r := introspect(wellFormedKey()); r.Status != http.StatusOK || r.field("active") != false {
+					t.Fatalf("%d %s", r.Status, r.Body)
+				}
+			}
+			_, key := e.createKey(owner, "a caller's", nil)
+			if r := introspect(key); r.Status != http.StatusOK || r.field("active") != true {
+				t.Fatalf("a valid key after junk: %d %s", r.Status, r.Body)
+			}
+		})
+	})
+}
+
 func TestAddressResolution(t *testing.T) {
 	trusted, err := ParseTrustedProxies("10.0.0.0/8, 192.168.1.1 ::1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := addressResolver{trusted: trusted}
+	xff := addressResolver{trusted: trusted, header: HeaderXForwardedFor}
+	fwd := addressResolver{trusted: trusted, header: HeaderForwarded}
 	cases := []struct {
-		name, peer string
-		headers    map[string]string
-		want       string
+		name     string
+		resolver addressResolver
+		peer     string
+		headers  map[string]string
+		want     string
 	}{
-		{"no_proxy_headers", "203.0.113.1:5000", nil, "203.0.113.1"},
-		{"untrusted_peer_claims_anything", "203.0.113.1:5000", map[string]string{"X-Forwarded-For": "1.2.3.4"}, "203.0.113.1"},
-		{"trusted_proxy", "10.1.2.3:5000", map[string]string{"X-Forwarded-For": "198.51.100.7"}, "198.51.100.7"},
-		{"client_spoofs_a_hop_before_the_proxy", "10.1.2.3:5000", map[string]string{"X-Forwarded-For": "6.6.6.6, 198.51.100.7"}, "198.51.100.7"},
-		{"two_trusted_proxies", "10.1.2.3:5000", map[string]string{"X-Forwarded-For": "198.51.100.7, 192.168.1.1"}, "198.51.100.7"},
-		{"garbage_hop", "10.1.2.3:5000", map[string]string{"X-Forwarded-For": "not-an-ip"}, "10.1.2.3"},
-		{"forwarded_header", "[::1]:5000", map[string]string{"Forwarded": `for="[2001:db8::7]:4711";proto=https`}, "2001:db8::7"},
-		{"forwarded_wins_over_xff", "10.0.0.1:1", map[string]string{"Forwarded": "for=198.51.100.9", "X-Forwarded-For": "1.1.1.1"}, "198.51.100.9"},
-		{"only_trusted_hops", "10.0.0.1:1", map[string]string{"X-Forwarded-For": "10.0.0.2"}, "10.0.0.2"},
+		{"no_proxy_headers", xff, "203.0.113.1:5000", nil, "203.0.113.1"},
+		{"untrusted_peer_claims_anything", xff, "203.0.113.1:5000", map[string]string{"X-Forwarded-For": "1.2.3.4"}, "203.0.113.1"},
+		{"trusted_proxy", xff, "10.1.2.3:5000", map[string]string{"X-Forwarded-For": "198.51.100.7"}, "198.51.100.7"},
+		{"client_spoofs_a_hop_before_the_proxy", xff, "10.1.2.3:5000", map[string]string{"X-Forwarded-For": "6.6.6.6, 198.51.100.7"}, "198.51.100.7"},
+		{"two_trusted_proxies", xff, "10.1.2.3:5000", map[string]string{"X-Forwarded-For": "198.51.100.7, 192.168.1.1"}, "198.51.100.7"},
+		{"garbage_hop", xff, "10.1.2.3:5000", map[string]string{"X-Forwarded-For": "not-an-ip"}, "10.1.2.3"},
+		{"xff_hops_with_ports", xff, "10.1.2.3:5000", map[string]string{"X-Forwarded-For": "198.51.100.7:4711, [2001:db8::9]:80"}, "2001:db8::9"},
+		{"only_trusted_hops", xff, "10.0.0.1:1", map[string]string{"X-Forwarded-For": "10.0.0.2"}, "10.0.0.2"},
+		// The proxy appends to X-Forwarded-For and passes the client's own
+		// Forwarded through: believing it would believe the client.
+		{"a_client_forwarded_header_is_ignored", xff, "10.0.0.1:1", map[string]string{"Forwarded": "for=198.51.100.9", "X-Forwarded-For": "203.0.113.50"}, "203.0.113.50"},
+		{"forwarded_header", fwd, "[::1]:5000", map[string]string{"Forwarded": `for="[2001:db8::7]:4711";proto=https`}, "2001:db8::7"},
+		{"with_forwarded_a_client_xff_is_ignored", fwd, "10.0.0.1:1", map[string]string{"Forwarded": "for=198.51.100.9", "X-Forwarded-For": "1.1.1.1"}, "198.51.100.9"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -502,10 +693,18 @@ func TestAddressResolution(t *testing.T) {
 			for k, v := range c.headers {
 				r.Header.Set(k, v)
 			}
-			if got := a.resolve(r); got != c.want {
+			if got := c.resolver.resolve(r); got != c.want {
 				t.Fatalf("got %s, want %s", got, c.want)
 			}
 		})
+	}
+	for in, want := range map[string]string{"": HeaderXForwardedFor, "x-forwarded-for": HeaderXForwardedFor, "FORWARDED": HeaderForwarded} {
+		if got, err := ParseForwardedHeader(in); err != nil || got != want {
+			t.Errorf("ParseForwardedHeader(%q) = %q, %v", in, got, err)
+		}
+	}
+	if _, err := ParseForwardedHeader("X-Real-IP"); err == nil {
+		t.Error("an unknown header was accepted")
 	}
 	if _, err := ParseTrustedProxies("10.0.0.0/33"); err == nil {
 		t.Fatal("a bad CIDR was accepted")

@@ -41,6 +41,67 @@ func TestOwnersRemovingEachOtherKeepOneOwner(t *testing.T) {
 	})
 }
 
+// No credential changes the role of the person it acts for (it may have
+// leaked); that person, signed in, may.
+func TestACredentialCannotChangeItsCreatorsRole(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, e *env) {
+		tm := e.team()
+		e.addMember(tm.owner.slug, "second.owner@acme.test", auth.RoleOwner)
+		for _, who := range []actor{tm.owner, tm.admin} {
+			r := e.gql(who.key, updateRoleMutation, map[string]any{"in": map[string]any{"userId": who.userID, "role": "MEMBER"}})
+			if r.code() != "FORBIDDEN" {
+				t.Fatalf("%s's key changed their own role: %s", who.name, r.Body)
+			}
+		}
+		b := e.browser()
+		b.signIn(tm.owner.name, tm.owner.password)
+		r := b.gql(updateRoleMutation, map[string]any{"in": map[string]any{"userId": tm.owner.userID, "role": "ADMIN"}}).ok(t)
+		if r.str("updateMemberRole", "member", "role") != "ADMIN" {
+			t.Fatalf("%s", r.Body)
+		}
+	})
+}
+
+// An invitation carries its inviter's authority: demoted below what could
+// issue it, or removed, the inviter's pending links stop working.
+func TestInvitationsFollowTheirInvitersAuthority(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, e *env) {
+		tm := e.team()
+		second := e.addMember(tm.owner.slug, "second.owner@acme.test", auth.RoleOwner)
+		invite := func(a actor, email, role string) string {
+			r := e.gql(a.key, `mutation($in: InviteMemberInput!) { inviteMember(input: $in) { link } }`,
+				map[string]any{"in": map[string]any{"email": email, "role": role}}).ok(t)
+			_, token, _ := strings.Cut(r.str("inviteMember", "link"), "#")
+			return token
+		}
+		usable := func(token string) bool {
+			return e.browser().post("/api/invitation/inspect", map[string]string{"token": token}).Status == http.StatusOK
+		}
+		setRole := func(a actor, role string) {
+			e.gql(tm.owner.key, updateRoleMutation, map[string]any{"in": map[string]any{"userId": a.userID, "role": role}}).ok(t)
+		}
+		ownerLink := invite(second, "future.owner@acme.test", "OWNER")
+		adminLink := invite(second, "future.admin@acme.test", "ADMIN")
+		setRole(second, "ADMIN") // an ADMIN cannot invite an OWNER
+		if usable(ownerLink) || !usable(adminLink) {
+			t.Fatalf("after demotion to ADMIN: OWNER link usable %v, ADMIN link usable %v", usable(ownerLink), usable(adminLink))
+		}
+		setRole(second, "MEMBER")
+		if usable(adminLink) {
+			t.Fatal("a MEMBER's invitation still works")
+		}
+		link := invite(tm.admin, "someone@acme.test", "MEMBER")
+		e.gql(tm.owner.key, removeMemberMutation, map[string]any{"in": map[string]any{"userId": tm.admin.userID}}).ok(t)
+		if r := e.browser().post("/api/invitation/accept", map[string]string{"token": link, "name": "Someone", "password": "a long enough password"}); r.Status != http.StatusNotFound {
+			t.Fatalf("a removed ADMIN's invitation was accepted: %d %s", r.Status, r.Body)
+		}
+		pending := e.gql(tm.owner.key, `{ viewer { organization { invitations { edges { node { email } } } } } }`, nil).ok(t)
+		if strings.Contains(string(pending.Body), "@acme.test") {
+			t.Fatalf("withdrawn invitations are listed: %s", pending.Body)
+		}
+	})
+}
+
 func TestExpiringCredentialsCannotMintLastingOnes(t *testing.T) {
 	forEachEnv(t, func(t *testing.T, e *env) {
 		owner := e.bootstrap("Acme", "owner@acme.test")

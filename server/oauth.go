@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/pentographer/pentographer/auth"
+	"github.com/pentographer/pentographer/internal/failures"
 	"github.com/pentographer/pentographer/internal/jsonw"
 )
 
@@ -140,10 +141,11 @@ func formCredentials(form url.Values) (id, secret string, basic, ok bool, oerr *
 // stands: a client id with the address it was tried from, and the address alone.
 // A client id is public (it is in tokens and the audit log), so failures with it
 // from one address must not lock its owner out everywhere.
-func (s *Server) clientLimits(clientID, address string) []limit {
-	return []limit{
-		{"client:" + address + "\x00" + clientID, s.cfg.ClientFailureLimit},
-		{"client-addr:" + address, s.cfg.AddressFailureLimit},
+func (s *Server) clientLimits(clientID, address string) []failures.Limit {
+	address = failures.AddressKey(address)
+	return []failures.Limit{
+		{Key: "client:" + address + "\x00" + clientID, Max: s.cfg.ClientFailureLimit},
+		{Key: "client-addr:" + address, Max: s.cfg.AddressFailureLimit},
 	}
 }
 
@@ -160,9 +162,9 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form
 		return nil, false
 	}
 	limits := s.clientLimits(id, clientAddress(r))
-	if s.clientFailures.blocked(limits...) {
+	if s.clientFailures.Blocked(limits...) {
 		s.cfg.Metrics.limited(limiterClientAuthentication)
-		w.Header().Set("Retry-After", s.clientFailures.retryAfter())
+		w.Header().Set("Retry-After", s.clientFailures.RetryAfter())
 		writeOAuth(w, http.StatusTooManyRequests, map[string]string{
 			"error": "temporarily_unavailable", "error_description": "too many failed attempts; retry later",
 		})
@@ -170,7 +172,7 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form
 	}
 	client, err := s.authn.AuthenticateClient(r.Context(), id, secret)
 	if auth.KindOf(err) == auth.KindUnauthenticated {
-		s.clientFailures.fail(limits...)
+		s.clientFailures.Fail(limits...)
 		writeOAuthError(w, invalidClient(basic))
 		return nil, false
 	}
@@ -308,7 +310,14 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, invalidRequest("token is required"))
 		return
 	}
-	if err := s.svc.RevokeAccessToken(auth.WithPrincipal(r.Context(), client), form.Get("token")); err != nil {
+	err := s.svc.RevokeAccessToken(auth.WithPrincipal(r.Context(), client), form.Get("token"))
+	if k := auth.KindOf(err); k == auth.KindUnauthenticated || k == auth.KindForbidden {
+		// The client was revoked, or its creator left, since it authenticated.
+		_, _, basic := r.BasicAuth()
+		writeOAuthError(w, invalidClient(basic))
+		return
+	}
+	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}

@@ -699,6 +699,28 @@ func TestTokenRevocationEndpoint(t *testing.T) {
 			t.Fatalf("%d %s", r.Status, r.Body)
 		}
 		assertInvalidToken(t, e.gql(tokA, `{ viewer { role } }`, nil))
+		// Revoking it again is quiet: 200, and no second audit entry.
+		if r := revoke(a, tokA); r.Status != 200 {
+			t.Fatalf("revoking twice: %d %s", r.Status, r.Body)
+		}
+		revocations := 0
+		for _, ev := range auditEvents(t, e.st, owner.orgID) {
+			if ev.Action == auth.ActionAccessTokenRevoked {
+				revocations++
+			}
+		}
+		if revocations != 1 {
+			t.Fatalf("%d audit entries for one token revoked twice", revocations)
+		}
+		// A client revoked after it authenticated, while its revocation request
+		// runs, is an unknown client, not a server error.
+		tokB2 := e.token(b, "")
+		p, err := e.svc.Authenticator().AuthenticateClient(context.Background(), b.clientID, b.secret)
+		must(t, err)
+		e.gql(owner.key, revokeClientMutation, map[string]any{"id": b.id}).ok(t)
+		if err := e.svc.RevokeAccessToken(auth.WithPrincipal(context.Background(), p), tokB2); auth.KindOf(err) != auth.KindUnauthenticated {
+			t.Fatalf("revoking as a client revoked meanwhile: %v", err)
+		}
 		if r := revoke(a, "not-a-token"); r.Status != 200 {
 			t.Fatalf("invalid token: %d", r.Status)
 		}

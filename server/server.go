@@ -19,6 +19,7 @@ import (
 
 	"github.com/pentographer/pentographer/auth"
 	"github.com/pentographer/pentographer/graph"
+	"github.com/pentographer/pentographer/internal/failures"
 	"github.com/pentographer/pentographer/mcp"
 	"github.com/pentographer/pentographer/web"
 )
@@ -44,6 +45,10 @@ type Config struct {
 	// TrustedProxies are the peers whose forwarding headers are believed for
 	// the client's address (PTG_TRUSTED_PROXIES).
 	TrustedProxies []netip.Prefix
+	// ForwardedHeader is the one forwarding header those proxies set:
+	// HeaderXForwardedFor (the default) or HeaderForwarded
+	// (PTG_FORWARDED_HEADER).
+	ForwardedHeader string
 	// SignInAccountLimit, SignInAccountAddressLimit and SignInAddressLimit are
 	// how many failed sign-ins one account (from everywhere), one account from
 	// one address, and one address (for every account) may have per
@@ -96,8 +101,8 @@ type Server struct {
 	mcp   http.Handler
 	// clientFailures and signInFailures count failed client authentications
 	// and sign-ins.
-	clientFailures *failureLimiter
-	signInFailures *failureLimiter
+	clientFailures *failures.Limiter
+	signInFailures *failures.Limiter
 	address        addressResolver
 	ready          func(context.Context) error
 	mcpRate        *httprate.RateLimiter
@@ -148,9 +153,9 @@ func New(cfg Config, log *slog.Logger, svc *auth.Service, ready func(context.Con
 		authn:          svc.Authenticator(),
 		graph:          graph.NewHandler(svc, log, cfg.Limits),
 		mcp:            mcp.NewHandler(svc, mcp.Options{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes}),
-		clientFailures: newFailureLimiter(cfg.FailureWindow),
-		signInFailures: newFailureLimiter(cfg.SignInWindow),
-		address:        addressResolver{trusted: cfg.TrustedProxies},
+		clientFailures: failures.New(cfg.FailureWindow),
+		signInFailures: failures.New(cfg.SignInWindow),
+		address:        addressResolver{trusted: cfg.TrustedProxies, header: cfg.ForwardedHeader},
 		mcpRate:        newMCPRateLimiter(cfg.MCPRate),
 	}
 }

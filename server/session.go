@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pentographer/pentographer/auth"
+	"github.com/pentographer/pentographer/internal/failures"
 	"github.com/pentographer/pentographer/mcp"
 )
 
@@ -17,12 +18,28 @@ import (
 // password resets. A session is one more credential the Authenticator admits;
 // its token travels in a cookie.
 
-// SessionCookie is the name of the session cookie.
-const SessionCookie = "ptg_session"
+// The names of the session cookie. On https it carries the __Host- prefix:
+// browsers then accept it only from this very host, over https, for path /,
+// so a sibling subdomain cannot plant a session of its choosing.
+const (
+	SessionCookie       = "ptg_session"
+	SecureSessionCookie = "__Host-ptg_session"
+)
+
+// secure reports whether the server is reached over https.
+func (s *Server) secure() bool { return strings.HasPrefix(s.cfg.PublicURL, "https://") }
+
+// sessionCookieName is the session cookie's name for this server.
+func (s *Server) sessionCookieName() string {
+	if s.secure() {
+		return SecureSessionCookie
+	}
+	return SessionCookie
+}
 
 // sessionToken returns the session cookie's value ("" when absent).
-func sessionToken(r *http.Request) string {
-	c, err := r.Cookie(SessionCookie)
+func (s *Server) sessionToken(r *http.Request) string {
+	c, err := r.Cookie(s.sessionCookieName())
 	if err != nil {
 		return ""
 	}
@@ -33,16 +50,16 @@ func sessionToken(r *http.Request) string {
 // it), SameSite=Lax (no cross-site POST carries it), Secure on https.
 func (s *Server) setSessionCookie(w http.ResponseWriter, token string, expires time.Time) {
 	http.SetCookie(w, &http.Cookie{
-		Name: SessionCookie, Value: token, Path: "/", Expires: expires,
+		Name: s.sessionCookieName(), Value: token, Path: "/", Expires: expires,
 		MaxAge: int(time.Until(expires) / time.Second), HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		Secure: strings.HasPrefix(s.cfg.PublicURL, "https://"),
+		Secure: s.secure(),
 	})
 }
 
 func (s *Server) clearSessionCookie(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{
-		Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		Secure: strings.HasPrefix(s.cfg.PublicURL, "https://"),
+		Name: s.sessionCookieName(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: s.secure(),
 	})
 }
 
@@ -72,7 +89,7 @@ func (s *Server) fromOurPages(r *http.Request) bool {
 func (s *Server) requireCredential(next http.Handler) http.Handler {
 	bearer := s.requireBearer(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token := sessionToken(r)
+		token := s.sessionToken(r)
 		if token == "" || len(r.Header.Values("Authorization")) > 0 || r.URL.RawQuery != "" {
 			bearer.ServeHTTP(w, r)
 			return
@@ -150,6 +167,10 @@ func (s *Server) servePage(h pageHandler) http.Handler {
 				pe.status, pe.code = http.StatusForbidden, "forbidden"
 			case auth.KindNotFound:
 				pe.status, pe.code = http.StatusNotFound, "not_found"
+			case auth.KindRateLimited:
+				// Too many passwords being checked at once: soon, not never.
+				w.Header().Set("Retry-After", "5")
+				pe.status, pe.code = http.StatusTooManyRequests, "too_many_attempts"
 			default:
 				pe.status, pe.code = http.StatusBadRequest, "invalid_request"
 			}
@@ -208,8 +229,8 @@ func next(info auth.SessionInfo) *string {
 	return &to
 }
 
-// signIn is POST /login: email and password in, a session cookie out. Failed
-// attempts are limited per account, per account and address, and per address.
+// signIn is POST /login: email and password in, a session cookie out. Attempts
+// are limited per account, per account and address, and per address.
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) (any, error) {
 	var in struct {
 		Email    string `json:"email"`
@@ -218,31 +239,45 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err := s.readJSON(r, &in); err != nil {
 		return nil, err
 	}
-	account := strings.ToLower(strings.TrimSpace(in.Email))
-	addr := clientAddress(r)
-	limits := []limit{
-		{"signin-account:" + account, s.cfg.SignInAccountLimit},
-		{"signin-account-addr:" + addr + "\x00" + account, s.cfg.SignInAccountAddressLimit},
-		{"signin-addr:" + addr, s.cfg.SignInAddressLimit},
-	}
-	if s.signInFailures.blocked(limits...) {
-		s.cfg.Metrics.limited(limiterSignIn)
-		retry := s.signInFailures.retryAfter()
-		w.Header().Set("Retry-After", retry)
-		s.log.WarnContext(r.Context(), "sign-in refused: too many failed attempts", "request_id", requestIDFrom(r.Context()), "remote_addr", addr)
-		return nil, &pageError{status: http.StatusTooManyRequests, code: "too_many_attempts",
-			desc: "too many failed sign-ins; try again in " + retry + " seconds"}
+	attempt, err := s.passwordAttempt(w, r, in.Email)
+	if err != nil {
+		return nil, err
 	}
 	signed, err := s.svc.SignIn(r.Context(), in.Email, in.Password)
 	if errors.Is(err, auth.ErrInvalidCredentials) {
-		s.signInFailures.fail(limits...)
 		return nil, &pageError{status: http.StatusUnauthorized, code: "invalid_credentials", desc: err.Error()}
 	}
+	attempt.Succeeded()
 	if err != nil {
 		return nil, err
 	}
 	s.setSessionCookie(w, signed.Token, signed.Session.ExpiresAt)
 	return map[string]any{"organizations": orgsJSON(signed.Session.Organizations), "next": next(signed.Session)}, nil
+}
+
+// passwordAttempt counts an attempt to prove a password for the account of
+// email, before the password is checked, so that attempts sent in parallel
+// are bounded like attempts sent one after the other; the caller gives it
+// back unless the password was wrong. Past a limit (per account, per account
+// and address, per address) it refuses with 429.
+func (s *Server) passwordAttempt(w http.ResponseWriter, r *http.Request, email string) (*failures.Attempt, error) {
+	account := strings.ToLower(strings.TrimSpace(email))
+	addr := failures.AddressKey(clientAddress(r))
+	attempt, ok := s.signInFailures.Attempt(
+		failures.Limit{Key: "signin-account:" + account, Max: s.cfg.SignInAccountLimit},
+		failures.Limit{Key: "signin-account-addr:" + addr + "\x00" + account, Max: s.cfg.SignInAccountAddressLimit},
+		failures.Limit{Key: "signin-addr:" + addr, Max: s.cfg.SignInAddressLimit},
+	)
+	if ok {
+		return attempt, nil
+	}
+	s.cfg.Metrics.limited(limiterSignIn)
+	retry := s.signInFailures.RetryAfter()
+	w.Header().Set("Retry-After", retry)
+	s.log.WarnContext(r.Context(), "password refused unchecked: too many failed attempts",
+		"request_id", requestIDFrom(r.Context()), "remote_addr", clientAddress(r))
+	return nil, &pageError{status: http.StatusTooManyRequests, code: "too_many_attempts",
+		desc: "too many failed sign-ins; try again in " + retry + " seconds"}
 }
 
 // chooseOrganization is POST /login/organization: the session acts in the
@@ -254,7 +289,7 @@ func (s *Server) chooseOrganization(_ http.ResponseWriter, r *http.Request) (any
 	if err := s.readJSON(r, &in); err != nil {
 		return nil, err
 	}
-	info, err := s.svc.ChooseOrganization(r.Context(), sessionToken(r), in.OrganizationID)
+	info, err := s.svc.ChooseOrganization(r.Context(), s.sessionToken(r), in.OrganizationID)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +302,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err := s.readJSON(r, &in); err != nil {
 		return nil, err
 	}
-	if err := s.svc.SignOut(r.Context(), sessionToken(r)); err != nil {
+	if err := s.svc.SignOut(r.Context(), s.sessionToken(r)); err != nil {
 		return nil, err
 	}
 	s.clearSessionCookie(w)
@@ -276,7 +311,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) (any, error) {
 
 // currentSession is GET /api/session: who is signed in, for the pages.
 func (s *Server) currentSession(_ http.ResponseWriter, r *http.Request) (any, error) {
-	info, err := s.svc.CurrentSession(r.Context(), sessionToken(r))
+	info, err := s.svc.CurrentSession(r.Context(), s.sessionToken(r))
 	if err != nil {
 		return nil, err
 	}
@@ -327,7 +362,23 @@ func (s *Server) acceptInvitation(w http.ResponseWriter, r *http.Request) (any, 
 	if err := s.readJSON(r, &in); err != nil {
 		return nil, err
 	}
+	// For an existing account the password is checked like a sign-in's, and
+	// limited with it; a new account's is hashed, which costs as much.
+	preview, err := s.svc.InspectInvitation(r.Context(), in.Token)
+	if auth.KindOf(err) == auth.KindNotFound {
+		return nil, &pageError{status: http.StatusNotFound, code: "invalid_invitation", desc: err.Error()}
+	}
+	if err != nil {
+		return nil, err
+	}
+	attempt, err := s.passwordAttempt(w, r, preview.Email)
+	if err != nil {
+		return nil, err
+	}
 	signed, err := s.svc.AcceptInvitation(r.Context(), in.Token, in.Name, in.Password)
+	if auth.KindOf(err) != auth.KindUnauthenticated {
+		attempt.Succeeded()
+	}
 	switch {
 	case auth.KindOf(err) == auth.KindNotFound:
 		return nil, &pageError{status: http.StatusNotFound, code: "invalid_invitation", desc: err.Error()}
@@ -385,7 +436,7 @@ var mcpWhere = map[string]string{
 // sends anyone else to /login.
 func (s *Server) signedInPage(page http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info, err := s.svc.CurrentSession(r.Context(), sessionToken(r))
+		info, err := s.svc.CurrentSession(r.Context(), s.sessionToken(r))
 		if err != nil || info.Organization == nil {
 			if err != nil && auth.KindOf(err) != auth.KindUnauthenticated {
 				s.log.WarnContext(r.Context(), "session check failed", "request_id", requestIDFrom(r.Context()), "error", err)
@@ -400,7 +451,7 @@ func (s *Server) signedInPage(page http.Handler) http.Handler {
 // home is GET /: the settings for a signed-in person, the sign-in page for
 // anyone else.
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.svc.CurrentSession(r.Context(), sessionToken(r)); err == nil {
+	if _, err := s.svc.CurrentSession(r.Context(), s.sessionToken(r)); err == nil {
 		http.Redirect(w, r, "/settings", http.StatusSeeOther)
 		return
 	}

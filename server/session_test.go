@@ -4,14 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/alexedwards/argon2id"
 
 	"github.com/pentographer/pentographer/auth"
 	"github.com/pentographer/pentographer/store"
@@ -209,7 +214,63 @@ func TestFailedSignInsAreLimited(t *testing.T) {
 		if r := sprayer.post("/login", map[string]string{"email": "owner@acme.test", "password": owner.password}); r.Status != http.StatusTooManyRequests {
 			t.Fatalf("address limit: %d", r.Status)
 		}
+		// Guesses sent all at once are counted before their passwords are
+		// checked: no more get checked than one after the other.
+		burst := e.browser()
+		burst.forwardedFor = "203.0.113.77"
+		var checked, refused atomic.Int64
+		var wg sync.WaitGroup
+		for range 4 * e.srv.cfg.SignInAccountAddressLimit {
+			wg.Go(func() {
+				switch r := burst.post("/login", map[string]string{"email": "owner@acme.test", "password": "parallel guess"}); r.Status {
+				case http.StatusUnauthorized:
+					checked.Add(1)
+				case http.StatusTooManyRequests:
+					refused.Add(1)
+				default:
+					t.Errorf("%d %s", r.Status, r.Body)
+				}
+			})
+		}
+		wg.Wait()
+		if int(checked.Load()) != e.srv.cfg.SignInAccountAddressLimit {
+			t.Fatalf("%d guesses checked in a burst (%d refused), want %d", checked.Load(), refused.Load(), e.srv.cfg.SignInAccountAddressLimit)
+		}
+		// Signing in successfully uses up nothing.
+		for range e.srv.cfg.SignInAccountAddressLimit + 2 {
+			victim.signIn("owner@acme.test", owner.password)
+		}
+		// An invitation for an existing account asks for its password: guesses
+		// there are sign-in failures, limited and audited alike.
+		globex := e.bootstrap("Globex", "owner@globex.test")
+		link := e.gql(globex.key, `mutation { inviteMember(input: {email: "owner@acme.test", role: MEMBER}) { link } }`, nil).ok(t).str("inviteMember", "link")
+		_, token, _ := strings.Cut(link, "#")
+		guesser := e.browser()
+		guesser.forwardedFor = "203.0.113.99"
+		before := countAudit(t, st, owner.orgID, auth.ActionSignInFailed)
+		for range e.srv.cfg.SignInAccountAddressLimit {
+			if r := guesser.post("/api/invitation/accept", map[string]string{"token": token, "password": "guess guess guess"}); r.Status != http.StatusUnauthorized {
+				t.Fatalf("%d %s", r.Status, r.Body)
+			}
+		}
+		if r := guesser.post("/api/invitation/accept", map[string]string{"token": token, "password": owner.password}); r.Status != http.StatusTooManyRequests {
+			t.Fatalf("guessing through an invitation is not limited: %d %s", r.Status, r.Body)
+		}
+		if n := countAudit(t, st, owner.orgID, auth.ActionSignInFailed) - before; n != e.srv.cfg.SignInAccountAddressLimit {
+			t.Fatalf("%d failures audited in the account's organization", n)
+		}
 	})
+}
+
+// countAudit counts an organization's audit events with action.
+func countAudit(t *testing.T, st *store.Store, orgID, action string) int {
+	n := 0
+	for _, ev := range auditEvents(t, st, orgID) {
+		if ev.Action == action {
+			n++
+		}
+	}
+	return n
 }
 
 func TestSessionsEnd(t *testing.T) {
@@ -505,6 +566,40 @@ func TestPasswords(t *testing.T) {
 			if r := e.gql(owner.key, change, map[string]any{"in": map[string]any{"currentPassword": "a brand new password", "newPassword": "yet another password"}}); r.code() != "FORBIDDEN" {
 				t.Fatalf("a key changed the password: %s", r.Body)
 			}
+		})
+		t.Run("wrong_current_passwords_are_limited", func(t *testing.T) {
+			guesser := e.addMember(owner.slug, "guesser@acme.test", auth.RoleMember)
+			b := e.browser()
+			b.signIn(guesser.name, guesser.password)
+			right := map[string]any{"in": map[string]any{"currentPassword": guesser.password, "newPassword": "a password of my own"}}
+			wrong := map[string]any{"in": map[string]any{"currentPassword": "a wrong guess", "newPassword": "whatever it may be"}}
+			b.gql(change, right).ok(t) // a right one uses up nothing
+			right = map[string]any{"in": map[string]any{"currentPassword": "a password of my own", "newPassword": "not set this time"}}
+			for range 10 {
+				if r := b.gql(change, wrong); r.code() != "BAD_USER_INPUT" {
+					t.Fatalf("%s", r.Body)
+				}
+			}
+			if r := b.gql(change, right); r.code() != "RATE_LIMITED" {
+				t.Fatalf("guessing the current password is not limited: %s", r.Body)
+			}
+			e.browser().signIn(guesser.name, "a password of my own") // unchanged, and sign-in unaffected
+		})
+		t.Run("a_hash_of_another_cost_is_made_again_at_sign_in", func(t *testing.T) {
+			old, err := argon2id.CreateHash("an older hashed password", &argon2id.Params{Memory: 8 * 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
+			must(t, err)
+			before, err := e.st.UserByID(context.Background(), owner.userID)
+			must(t, err)
+			must(t, e.st.UpdateUserPassword(context.Background(), owner.userID, old))
+			e.browser().signIn("owner@acme.test", "an older hashed password")
+			u, err := e.st.UserByID(context.Background(), owner.userID)
+			must(t, err)
+			want := fmt.Sprintf("$m=%d,t=%d,p=%d$", testPasswordCost.MemoryKiB, testPasswordCost.Iterations, testPasswordCost.Parallelism)
+			if !strings.Contains(u.PasswordHash, want) {
+				t.Fatalf("the hash was not made again at the current cost: %s", u.PasswordHash[:30])
+			}
+			e.browser().signIn("owner@acme.test", "an older hashed password")
+			must(t, e.st.UpdateUserPassword(context.Background(), owner.userID, before.PasswordHash))
 		})
 		t.Run("a_reset_link_sets_it_once_and_ends_every_session", func(t *testing.T) {
 			b := e.browser()

@@ -180,9 +180,9 @@ func (s *Store) ListOrganizationIDs(ctx context.Context) ([]string, error) {
 }
 
 // InsertRevokedToken denies a jti; denying it twice is not an error.
-func (s *Store) InsertRevokedToken(ctx context.Context, t *RevokedToken) error {
-	err := s.conn(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(t).Error
-	return wrap("insert revoked token", err)
+func (s *Store) InsertRevokedToken(ctx context.Context, t *RevokedToken) (inserted bool, err error) {
+	res := s.conn(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(t)
+	return res.RowsAffected == 1, wrap("insert revoked token", res.Error)
 }
 
 // TokenRevoked reports whether the jti is denied.

@@ -316,6 +316,11 @@ const (
 // nothing. It does not check that the organization exists: what the change
 // reads next (the actor's membership, the organization itself) does.
 func (s *Store) LockOrganization(ctx context.Context, orgID string, mode LockMode) error {
+	return s.advisoryLock(ctx, "lock organization", "organization:"+orgID, mode)
+}
+
+// advisoryLock takes PostgreSQL's transaction-level advisory lock named name.
+func (s *Store) advisoryLock(ctx context.Context, op, name string, mode LockMode) error {
 	if s.dialect != Postgres {
 		return nil
 	}
@@ -323,7 +328,17 @@ func (s *Store) LockOrganization(ctx context.Context, orgID string, mode LockMod
 	if mode == LockExclusive {
 		fn = "pg_advisory_xact_lock"
 	}
-	return wrap("lock organization", s.conn(ctx).Exec("SELECT "+fn+"(hashtextextended(?, 0))", "organization:"+orgID).Error)
+	return wrap(op, s.conn(ctx).Exec("SELECT "+fn+"(hashtextextended(?, 0))", name).Error)
+}
+
+// LockPerson takes a person's lock for the rest of the transaction, like
+// LockOrganization (a fair advisory lock on PostgreSQL, nothing on SQLite). A
+// session acts in one organization but is ended from any (a password change or
+// reset, "sign out everywhere"), so a change made with a session holds its
+// person shared, and ending sessions holds it exclusively: the organization lock
+// alone would not order the two. Lock order: organization, membership, person.
+func (s *Store) LockPerson(ctx context.Context, userID string, mode LockMode) error {
+	return s.advisoryLock(ctx, "lock person", "person:"+userID, mode)
 }
 
 // LockMembership reads a user's membership of an organization with a row lock

@@ -103,6 +103,14 @@ func (s *Store) UpdateUserPassword(ctx context.Context, userID, hash string) err
 	return wrap("update password", res.Error)
 }
 
+// ReplacePasswordHash sets a user's password hash only if it is still old: a
+// stronger hash of the same password never overwrites a new password set
+// meanwhile.
+func (s *Store) ReplacePasswordHash(ctx context.Context, userID, old, hash string) error {
+	err := s.conn(ctx).Model(&User{}).Where("id = ? AND password_hash = ?", userID, old).Update("password_hash", hash).Error
+	return wrap("replace password hash", err)
+}
+
 // UpdateUserName sets a user's display name.
 func (s *Store) UpdateUserName(ctx context.Context, userID, name string) error {
 	return wrap("update user name", s.conn(ctx).Model(&User{}).Where("id = ?", userID).Update("name", name).Error)
@@ -142,6 +150,19 @@ func (s *Store) RevokePendingInvitations(ctx context.Context, orgID, email strin
 		Where("org_id = ? AND email = ? AND accepted_at IS NULL AND revoked_at IS NULL", orgID, email).
 		Update("revoked_at", at).Error
 	return wrap("revoke pending invitations", err)
+}
+
+// RevokeInvitationsBy withdraws the pending invitations a person issued in an
+// organization, those to one of roles only when roles is not empty, and says
+// how many.
+func (s *Store) RevokeInvitationsBy(ctx context.Context, orgID, userID string, roles []string, at time.Time) (int64, error) {
+	q := s.conn(ctx).Model(&Invitation{}).
+		Where("org_id = ? AND invited_by = ? AND accepted_at IS NULL AND revoked_at IS NULL", orgID, userID)
+	if len(roles) > 0 {
+		q = q.Where("role IN ?", roles)
+	}
+	res := q.Update("revoked_at", at)
+	return res.RowsAffected, wrap("revoke invitations by inviter", res.Error)
 }
 
 // MarkInvitationRevoked revokes a pending invitation and reports whether it was.

@@ -40,13 +40,14 @@ type Config struct {
 	ClientFailures int
 	AddrFailures   int
 	// Creation limits (auth.CreationLimits).
-	CreateRate     int
-	MaxKeysPerUser int
-	MaxClients     int
-	TrustedProxies string
-	SessionIdle    time.Duration
-	SessionMax     time.Duration
-	MCPRate        int
+	CreateRate      int
+	MaxKeysPerUser  int
+	MaxClients      int
+	TrustedProxies  string
+	ForwardedHeader string
+	SessionIdle     time.Duration
+	SessionMax      time.Duration
+	MCPRate         int
 	// SecretKey is PTG_SECRET_KEY (a variable only); SecretKeyFile names a
 	// file holding the same. At most one is set; see SecretKeys.
 	SecretKey     string
@@ -185,13 +186,20 @@ var options = []option{
 		"failed client authentications from one address per minute before 429",
 		groupHTTP, count(func(c *Config) *int { return &c.AddrFailures })},
 	{"trusted-proxies", "PTG_TRUSTED_PROXIES", "CIDRS", "",
-		"proxies whose X-Forwarded-For / Forwarded headers are believed (limits, audit), comma-separated CIDRs",
+		"proxies whose forwarding header is believed for the client's address (limits, audit), comma-separated CIDRs",
 		groupHTTP, func(c *Config, v string) error {
 			if _, err := server.ParseTrustedProxies(v); err != nil {
 				return err
 			}
 			c.TrustedProxies = v
 			return nil
+		}},
+	{"forwarded-header", "PTG_FORWARDED_HEADER", "NAME", server.HeaderXForwardedFor,
+		"the one forwarding header the trusted proxies set: X-Forwarded-For or Forwarded (the other is ignored)",
+		groupHTTP, func(c *Config, v string) error {
+			h, err := server.ParseForwardedHeader(v)
+			c.ForwardedHeader = h
+			return err
 		}},
 	{"create-rate", "PTG_CREATE_RATE", "N", strconv.Itoa(authDefaults.Limits.PerMinute),
 		"API keys and OAuth clients one person may create per minute",
@@ -355,7 +363,7 @@ func (c Config) ServerConfig() server.Config {
 	return server.Config{
 		PublicURL: c.PublicBase(), MaxBodyBytes: c.MaxBodyBytes, RequestTimeout: c.RequestTimeout,
 		ClientFailureLimit: c.ClientFailures, AddressFailureLimit: c.AddrFailures, TrustedProxies: proxies,
-		MCPRate: c.MCPRate,
+		ForwardedHeader: c.ForwardedHeader, MCPRate: c.MCPRate,
 	}
 }
 

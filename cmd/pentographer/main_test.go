@@ -156,15 +156,17 @@ func TestConfigIsValidated(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		"relative public URL": {"serve", map[string]string{"PTG_PUBLIC_URL": "example.com"}, "PTG_PUBLIC_URL"},
-		"listen without port": {"serve", map[string]string{"PTG_LISTEN": "localhost"}, "PTG_LISTEN"},
-		"bad log level":       {"migrate", map[string]string{"PTG_LOG_LEVEL": "loud"}, "PTG_LOG_LEVEL"},
-		"bad first email":     {"serve", map[string]string{"PTG_BOOTSTRAP_EMAIL": "owner"}, "PTG_BOOTSTRAP_EMAIL"},
-		"bad timeout":         {"serve", map[string]string{"PTG_REQUEST_TIMEOUT": "soon"}, "PTG_REQUEST_TIMEOUT"},
-		"bad token lifetime":  {"signing-keys rotate", map[string]string{"PTG_TOKEN_TTL": "48h"}, "token"},
-		"bad algorithm":       {"signing-keys rotate", map[string]string{"PTG_SIGNING_ALG": "HS256"}, "HS256"},
-		"bad scope":           {"bootstrap", map[string]string{"PTG_SCOPES": `bad"scope`}, "PTG_SCOPES"},
-		"unknown database":    {"migrate", map[string]string{"PTG_DATABASE_URL": "mysql://x"}, "mysql"},
+		"relative public URL":  {"serve", map[string]string{"PTG_PUBLIC_URL": "example.com"}, "PTG_PUBLIC_URL"},
+		"listen without port":  {"serve", map[string]string{"PTG_LISTEN": "localhost"}, "PTG_LISTEN"},
+		"bad log level":        {"migrate", map[string]string{"PTG_LOG_LEVEL": "loud"}, "PTG_LOG_LEVEL"},
+		"bad first email":      {"serve", map[string]string{"PTG_BOOTSTRAP_EMAIL": "owner"}, "PTG_BOOTSTRAP_EMAIL"},
+		"bad timeout":          {"serve", map[string]string{"PTG_REQUEST_TIMEOUT": "soon"}, "PTG_REQUEST_TIMEOUT"},
+		"bad token lifetime":   {"signing-keys rotate", map[string]string{"PTG_TOKEN_TTL": "48h"}, "token"},
+		"bad algorithm":        {"signing-keys rotate", map[string]string{"PTG_SIGNING_ALG": "HS256"}, "HS256"},
+		"bad scope":            {"bootstrap", map[string]string{"PTG_SCOPES": `bad"scope`}, "PTG_SCOPES"},
+		"unknown database":     {"migrate", map[string]string{"PTG_DATABASE_URL": "mysql://x"}, "mysql"},
+		"bad forwarded header": {"serve", map[string]string{"PTG_FORWARDED_HEADER": "X-Real-IP"}, "PTG_FORWARDED_HEADER"},
+		"bad trusted proxies":  {"serve", map[string]string{"PTG_TRUSTED_PROXIES": "10.0.0.0/33"}, "PTG_TRUSTED_PROXIES"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			tc.env["PTG_DATABASE_URL"] = firstNonEmpty(tc.env["PTG_DATABASE_URL"], "sqlite:"+t.TempDir()+"/x.db")
