@@ -12,7 +12,8 @@ import (
 // bound, which is SPEC §11's 100 ms.
 const DefaultCacheTTL = 100 * time.Millisecond
 
-// maxCacheEntries caps the cache's memory; past it, an arbitrary entry goes.
+// maxCacheEntries caps the cache's memory, for working credentials and for
+// refusals each; past it, an arbitrary entry of the same kind goes.
 const maxCacheEntries = 10000
 
 // principalCache remembers recently verified credentials by digest, so that a hot
@@ -30,6 +31,9 @@ type principalCache struct {
 	mu       sync.RWMutex
 	gen      uint64
 	entries  map[string]cacheEntry
+	// refusals are kept apart, under a cap of their own, so that a flood of
+	// bad credentials (cheap to make) cannot evict working ones.
+	refusals map[string]cacheEntry
 }
 
 type cacheEntry struct {
@@ -41,7 +45,8 @@ type cacheEntry struct {
 }
 
 func newPrincipalCache(ttl time.Duration, observer Observer) *principalCache {
-	return &principalCache{ttl: ttl, observer: observer, entries: make(map[string]cacheEntry)}
+	return &principalCache{ttl: ttl, observer: observer,
+		entries: make(map[string]cacheEntry), refusals: make(map[string]cacheEntry)}
 }
 
 // get returns the cached answer for digest, if fresh (hit): a copy of the
@@ -53,6 +58,9 @@ func (c *principalCache) get(digest []byte, now time.Time) (p *Principal, hit bo
 	}
 	c.mu.RLock()
 	e, ok := c.entries[string(digest)]
+	if !ok {
+		e, ok = c.refusals[string(digest)]
+	}
 	gen = c.gen
 	c.mu.RUnlock()
 	hit = ok && now.Before(e.validTo)
@@ -103,13 +111,17 @@ func (c *principalCache) store(digest []byte, e cacheEntry, gen uint64) {
 	if c.gen != gen {
 		return
 	}
-	if len(c.entries) >= maxCacheEntries {
-		for k := range c.entries {
-			delete(c.entries, k)
+	m := c.entries
+	if e.refusal != nil {
+		m = c.refusals
+	}
+	if len(m) >= maxCacheEntries {
+		for k := range m {
+			delete(m, k)
 			break
 		}
 	}
-	c.entries[string(digest)] = e
+	m[string(digest)] = e
 }
 
 // Invalidation names what a committed change may have revoked or narrowed.
@@ -152,15 +164,19 @@ func (c *principalCache) forget(invs ...Invalidation) {
 	defer c.mu.Unlock()
 	c.gen++
 	for _, inv := range invs {
+		if inv.All {
+			clear(c.refusals)
+		}
 		if inv.Digest != "" {
 			if d, err := hex.DecodeString(inv.Digest); err == nil {
 				delete(c.entries, string(d))
+				delete(c.refusals, string(d))
 			}
 		}
 	}
 	for k, e := range c.entries {
 		for _, inv := range invs {
-			if e.refusal == nil && inv.matches(&e.p) || e.refusal != nil && inv.All {
+			if inv.matches(&e.p) {
 				delete(c.entries, k)
 				break
 			}

@@ -287,7 +287,11 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, name, password st
 			return err
 		}
 		user := existing
-		if !found {
+		if found {
+			if err := passwordStillIs(w, existing.ID, existing.PasswordHash); err != nil {
+				return err
+			}
+		} else {
 			user = store.User{ID: newID(), Email: rec.Email, Name: name, PasswordHash: hash, CreatedAt: w.now}
 			if err := w.tx.InsertUser(w.ctx, &user); errors.Is(err, store.ErrConflict) {
 				return errInvalidInvitation // the account was made meanwhile: start again

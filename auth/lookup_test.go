@@ -132,6 +132,22 @@ func TestARefusalOfACredentialTheStoreLacksLasts(t *testing.T) {
 	}
 }
 
+func TestAFloodOfRefusalsEvictsNoWorkingCredential(t *testing.T) {
+	c := newPrincipalCache(time.Minute, nopObserver{})
+	now := time.Now()
+	working := Digest("ptg_working")
+	c.put(working, &Principal{CredentialID: "k", Role: RoleMember}, 0, now)
+	for i := range 3 * maxCacheEntries {
+		c.refuse(Digest(fmt.Sprintf("ptg_junk_%d", i)), errUnknownCredential, 0, now, true)
+	}
+	if p, hit, _, err := c.get(working, now); !hit || err != nil || p.CredentialID != "k" {
+		t.Fatal("the working credential was evicted by refusals")
+	}
+	if len(c.refusals) > maxCacheEntries {
+		t.Fatalf("%d refusals kept", len(c.refusals))
+	}
+}
+
 func TestHandWrittenTokensVerifyWithAnyIssuer(t *testing.T) {
 	for _, issuer := range []string{"https://ptg.example.com", `https://ex.example/"quoted"\back`, "https://exämple.test/ünï\u2028"} {
 		svc := NewService(nil, Options{Tokens: TokenConfig{Issuer: issuer, Audience: issuer + "/graphql", TTL: time.Hour, Alg: "ES256"}})

@@ -35,9 +35,10 @@ type Options struct {
 	SessionLifetime time.Duration
 	// Observer learns what authentication does, for metrics (nil: nothing).
 	Observer Observer
-	// FailedLookupLimit is how many lookups of unknown, revoked or expired
-	// bearer credentials (keys, tokens, sessions) one address may cause per
-	// minute before its uncached credentials are refused without a lookup.
+	// FailedLookupLimit is how many lookups of bearer credentials the store
+	// does not have (keys, tokens, sessions) one address (IPv6: one /64) may
+	// cause per minute before its uncached credentials are refused without a
+	// lookup. Revoked and expired credentials do not count.
 	FailedLookupLimit int
 	// UsesInterval is how often RecordUses writes when credentials were last
 	// used.

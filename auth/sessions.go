@@ -162,6 +162,9 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (SignedIn,
 	}
 	var out SignedIn
 	err = s.commit(ctx, "", store.LockShared, func(w *writeTx) error {
+		if err := passwordStillIs(w, u.ID, u.PasswordHash); err != nil {
+			return err
+		}
 		if rehash != "" {
 			if err := w.tx.ReplacePasswordHash(w.ctx, u.ID, u.PasswordHash, rehash); err != nil {
 				return err
@@ -184,6 +187,24 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (SignedIn,
 		out.Session.Organization = &OrgMembership{Organization: Organization{ID: orgID}}
 	}
 	return out, s.describeSession(ctx, &out.Session)
+}
+
+// passwordStillIs refuses a sign-in whose password was checked (outside the
+// transaction: argon2id is slow) against a hash that a password change or
+// reset has replaced since: its session would outlive the change meant to end
+// every session. The person's lock orders it with those changes.
+func passwordStillIs(w *writeTx, userID, checked string) error {
+	if err := w.tx.LockPerson(w.ctx, userID, store.LockShared); err != nil {
+		return err
+	}
+	u, err := w.tx.UserByID(w.ctx, userID)
+	if err != nil {
+		return err
+	}
+	if u.PasswordHash != checked {
+		return errInvalidCredentials
+	}
+	return nil
 }
 
 // openSession creates a session for u in w (bound to orgID, or to none yet) and
@@ -495,11 +516,12 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) (int
 		return 0, errorf(KindRateLimited, "too many wrong current passwords; try again in %d minutes", int(passwordFailureWindow/time.Minute))
 	}
 	ok, err := s.passwords.check(ctx, current, u.PasswordHash)
-	if err != nil || !ok {
-		if err == nil {
-			err = &Error{Kind: KindInvalid, Field: "currentPassword", Message: "the current password is wrong"}
-		}
+	if err != nil {
+		attempt.Succeeded() // not checked: nothing was guessed
 		return 0, err
+	}
+	if !ok {
+		return 0, &Error{Kind: KindInvalid, Field: "currentPassword", Message: "the current password is wrong"}
 	}
 	attempt.Succeeded()
 	hash, err := s.passwords.hash(ctx, s.pwCost, next)

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -388,6 +389,53 @@ func TestEndedSessionsActNowhereAfterwards(t *testing.T) {
 			if after != before {
 				t.Fatalf("round %d: %d keys were created after the sessions ended", round, after-before)
 			}
+		}
+	})
+}
+
+// Someone signing in with the old password while it is changed gets no
+// session that outlives the change: the sign-in either committed before it
+// (and the change ends its session) or sees the new password and is refused.
+func TestASignInWithTheOldPasswordDoesNotOutliveAChange(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
+		e := newEnvConfig(t, st, func(c *Config) {
+			c.SignInAccountLimit, c.SignInAccountAddressLimit, c.SignInAddressLimit = 1<<20, 1<<20, 1<<20
+		})
+		owner := e.bootstrap("Acme", "owner@acme.test")
+		password := owner.password
+		for round := range 5 {
+			here := e.browser()
+			here.signIn(owner.name, password)
+			stop := make(chan struct{})
+			var signedIn atomic.Int64
+			var wg sync.WaitGroup
+			for range stormConns {
+				wg.Go(func() {
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						if r := e.browser().post("/login", map[string]string{"email": owner.name, "password": password}); r.Status == http.StatusOK {
+							signedIn.Add(1)
+						}
+					}
+				})
+			}
+			waitFor(t, "sign-ins with the old password", func() bool { return signedIn.Load() >= 3 })
+			next := fmt.Sprintf("the password of round %d", round)
+			here.gql(`mutation($in: ChangePasswordInput!) { changePassword(input: $in) { endedSessions } }`,
+				map[string]any{"in": map[string]any{"currentPassword": password, "newPassword": next}}).ok(t)
+			time.Sleep(50 * time.Millisecond)
+			close(stop)
+			wg.Wait()
+			sessions, err := st.ListActiveSessions(context.Background(), owner.userID, time.Now())
+			must(t, err)
+			if len(sessions) != 1 {
+				t.Fatalf("round %d: %d sessions active after the change, want only the changer's", round, len(sessions))
+			}
+			password = next
 		}
 	})
 }

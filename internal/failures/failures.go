@@ -24,7 +24,8 @@ type Limit struct {
 // counter and estimate).
 type Limiter struct {
 	// mu makes Attempt's check and count one step, so parallel attempts
-	// cannot all pass the check before any of them is counted.
+	// cannot all pass the check before any of them is counted, and orders
+	// the counts around a window's turn.
 	mu      sync.Mutex
 	counter httprate.LimitCounter
 	window  time.Duration
@@ -52,6 +53,8 @@ func (l *Limiter) Blocked(limits ...Limit) bool {
 
 // Fail counts one failure under every limit.
 func (l *Limiter) Fail(limits ...Limit) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	window := l.now().UTC().Truncate(l.window)
 	for _, lim := range limits {
 		_ = l.counter.IncrementBy(lim.Key, window, 1)
