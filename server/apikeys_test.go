@@ -504,27 +504,17 @@ func TestRevocationIsImmediate(t *testing.T) {
 		// that starts after revokeApiKey returned must be refused.
 		var revokedAt atomic.Int64
 		stop := make(chan struct{})
-		var wg sync.WaitGroup
 		var lateSuccesses atomic.Int32
-		for range 4 {
-			wg.Go(func() {
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					started := time.Now().UnixNano()
-					r := e.gql(key, `{ viewer { role } }`, nil)
-					if r.Status == http.StatusOK && revokedAt.Load() != 0 && started > revokedAt.Load() {
-						lateSuccesses.Add(1)
-					}
-					if r.Status >= 500 {
-						t.Errorf("status %d during revocation", r.Status)
-					}
-				}
-			})
-		}
+		wg := untilStopped(4, stop, func() {
+			started := time.Now().UnixNano()
+			r := e.gql(key, `{ viewer { role } }`, nil)
+			if r.Status == http.StatusOK && revokedAt.Load() != 0 && started > revokedAt.Load() {
+				lateSuccesses.Add(1)
+			}
+			if r.Status >= 500 {
+				t.Errorf("status %d during revocation", r.Status)
+			}
+		})
 		time.Sleep(50 * time.Millisecond)
 		e.gql(owner.key, revokeKeyMutation, map[string]any{"id": id}).ok(t)
 		revokedAt.Store(time.Now().UnixNano())

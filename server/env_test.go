@@ -311,3 +311,22 @@ func assertInvalidToken(t *testing.T, r response) {
 		t.Fatalf("body %s", r.Body)
 	}
 }
+
+// untilStopped runs fn from n goroutines, again and again, until stop is
+// closed; Wait on the result for them to finish.
+func untilStopped(n int, stop <-chan struct{}, fn func()) *sync.WaitGroup {
+	wg := &sync.WaitGroup{}
+	for range n {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				fn()
+			}
+		})
+	}
+	return wg
+}

@@ -408,21 +408,11 @@ func TestASignInWithTheOldPasswordDoesNotOutliveAChange(t *testing.T) {
 			here.signIn(owner.name, password)
 			stop := make(chan struct{})
 			var signedIn atomic.Int64
-			var wg sync.WaitGroup
-			for range stormConns {
-				wg.Go(func() {
-					for {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						if r := e.browser().post("/login", map[string]string{"email": owner.name, "password": password}); r.Status == http.StatusOK {
-							signedIn.Add(1)
-						}
-					}
-				})
-			}
+			wg := untilStopped(stormConns, stop, func() {
+				if r := e.browser().post("/login", map[string]string{"email": owner.name, "password": password}); r.Status == http.StatusOK {
+					signedIn.Add(1)
+				}
+			})
 			waitFor(t, "sign-ins with the old password", func() bool { return signedIn.Load() >= 3 })
 			next := fmt.Sprintf("the password of round %d", round)
 			here.gql(`mutation($in: ChangePasswordInput!) { changePassword(input: $in) { endedSessions } }`,

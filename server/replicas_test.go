@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -164,27 +163,17 @@ func BenchmarkRevocationAcrossReplicas(b *testing.B) {
 				rb.gql(key, `{ viewer { role } }`, nil).ok(b)
 				var returned atomic.Int64 // unix nanos when the revocation returned
 				stop := make(chan struct{})
-				var wg sync.WaitGroup
 				var count, lag atomic.Int64
-				for range 4 {
-					wg.Go(func() {
-						for {
-							select {
-							case <-stop:
-								return
-							default:
-							}
-							start := time.Now().UnixNano()
-							r := rb.gql(key, `{ viewer { role } }`, nil)
-							if t0 := returned.Load(); t0 != 0 && start > t0 && r.Status == http.StatusOK {
-								count.Add(1)
-								if d := start - t0; d > lag.Load() {
-									lag.Store(d)
-								}
-							}
+				wg := untilStopped(4, stop, func() {
+					start := time.Now().UnixNano()
+					r := rb.gql(key, `{ viewer { role } }`, nil)
+					if t0 := returned.Load(); t0 != 0 && start > t0 && r.Status == http.StatusOK {
+						count.Add(1)
+						if d := start - t0; d > lag.Load() {
+							lag.Store(d)
 						}
-					})
-				}
+					}
+				})
 				time.Sleep(5 * time.Millisecond)
 				ra.gql(owner.key, revokeKeyMutation, map[string]any{"id": id}).ok(b)
 				returned.Store(time.Now().UnixNano())
