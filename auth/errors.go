@@ -55,21 +55,38 @@ func (e *Error) Error() string { return e.Message }
 
 // Is makes errors.Is(err, &Error{Kind: k}) match on the kind alone.
 func (e *Error) Is(target error) bool {
-	var t *Error
-	return errors.As(target, &t) && t.Kind == e.Kind && t.Message == ""
+	t, ok := errorOf(target)
+	return ok && t.Kind == e.Kind && t.Message == ""
 }
 
 // KindOf returns the kind of err, KindInternal for errors that are not *Error.
 func KindOf(err error) Kind {
-	var e *Error
-	if errors.As(err, &e) {
+	if e, ok := errorOf(err); ok {
 		return e.Kind
 	}
 	return KindInternal
 }
 
+// errorOf is errors.As for *Error, without errors.As's reflection and
+// allocation when err is one already: the refusals of a flood of bad
+// credentials come through here several times each.
+func errorOf(err error) (*Error, bool) {
+	if e, ok := err.(*Error); ok { //nolint:errorlint // the fast path; wrapped errors take errors.As below
+		return e, e != nil
+	}
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}
+
 // asError is errors.As for *Error.
-func asError(err error, target **Error) bool { return errors.As(err, target) }
+func asError(err error, target **Error) bool {
+	e, ok := errorOf(err)
+	if ok {
+		*target = e
+	}
+	return ok
+}
 
 func errorf(k Kind, format string, args ...any) *Error {
 	return &Error{Kind: k, Message: fmt.Sprintf(format, args...)}

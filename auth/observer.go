@@ -30,15 +30,16 @@ func (nopObserver) TokenIssued()                  {}
 
 // outcomeOf names the outcome of an authentication that returned err.
 func outcomeOf(err error) string {
-	var e *Error
-	switch {
-	case err == nil:
+	if err == nil {
 		return OutcomeSuccess
-	case KindOf(err) != KindUnauthenticated:
+	}
+	e, ok := errorOf(err)
+	switch {
+	case !ok || e.Kind != KindUnauthenticated:
 		return OutcomeError
-	case asError(err, &e) && e.Message == msgMalformed:
+	case e.Message == msgMalformed:
 		return OutcomeMalformed
-	case asError(err, &e) && e.Message == msgExpired:
+	case e.Message == msgExpired:
 		return OutcomeExpired
 	}
 	return OutcomeRejected

@@ -61,7 +61,7 @@ func (f secretFormat) valid(s string) bool {
 		return true
 	}
 	random, sum := body[:f.random], body[f.random:]
-	return checksum(random) == sum
+	return checksumMatches(random, sum)
 }
 
 // hint is the display form: prefix, the first and the last four characters.
@@ -69,9 +69,16 @@ func (f secretFormat) hint(s string) string {
 	return f.prefix + s[len(f.prefix):len(f.prefix)+4] + "…" + s[len(s)-4:]
 }
 
-func isBase62(c byte) bool {
-	return ('0' <= c && c <= '9') || ('A' <= c && c <= 'Z') || ('a' <= c && c <= 'z')
-}
+func isBase62(c byte) bool { return base62Char[c] }
+
+// base62Char marks the base62 alphabet: every presented credential's every
+// character is looked up here.
+var base62Char = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = ('0' <= c && c <= '9') || ('A' <= c && c <= 'Z') || ('a' <= c && c <= 'z')
+	}
+	return t
+}()
 
 // randomBase62 draws n uniformly distributed base62 characters from crypto/rand,
 // rejecting bytes >= 248 (4×62) so that no character is more likely than another.
@@ -97,6 +104,32 @@ func randomBase62(n int) (string, error) {
 
 // checksum is the CRC-32 (IEEE) of random in base62, most significant digit
 // first, left-padded with '0' to six characters.
+// checksumMatches reports whether sum is checksum(random), without building
+// the string: every presented credential is checked, junk included.
+func checksumMatches(random, sum string) bool {
+	if len(sum) != checksumLen {
+		return false
+	}
+	v := crc32String(random)
+	for i := checksumLen - 1; i >= 0; i-- {
+		if sum[i] != base62[v%62] {
+			return false
+		}
+		v /= 62
+	}
+	return true
+}
+
+// crc32String is crc32.ChecksumIEEE of s, read from the string itself rather
+// than a copy of it.
+func crc32String(s string) uint32 {
+	crc := ^uint32(0)
+	for i := 0; i < len(s); i++ {
+		crc = crc32.IEEETable[byte(crc)^s[i]] ^ (crc >> 8)
+	}
+	return ^crc
+}
+
 func checksum(random string) string {
 	v := crc32.ChecksumIEEE([]byte(random))
 	var out [checksumLen]byte

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/pentographer/pentographer/auth"
+	"github.com/pentographer/pentographer/internal/jsonw"
 )
 
 // realm is the protection space named in every Bearer challenge.
@@ -55,17 +56,13 @@ func (s *Server) refuseCredential(w http.ResponseWriter, r *http.Request, challe
 	switch {
 	case errors.Is(err, auth.ErrNoCredential):
 		w.Header().Set("WWW-Authenticate", challenge)
-		writeJSON(w, http.StatusUnauthorized, map[string]string{
-			"error": "unauthorized", "error_description": err.Error(),
-		})
+		writeError(w, http.StatusUnauthorized, "unauthorized", err.Error())
 	case auth.KindOf(err) == auth.KindUnauthenticated:
 		unauthorized(w, challenge, "invalid_token", err.Error())
 	case auth.KindOf(err) == auth.KindRateLimited:
 		s.cfg.Metrics.limited(limiterUnknownCredentials)
 		w.Header().Set("Retry-After", "60")
-		writeJSON(w, http.StatusTooManyRequests, map[string]string{
-			"error": "too_many_requests", "error_description": err.Error(),
-		})
+		writeError(w, http.StatusTooManyRequests, "too_many_requests", err.Error())
 	default:
 		s.unavailable(w, r, err)
 	}
@@ -74,7 +71,21 @@ func (s *Server) refuseCredential(w http.ResponseWriter, r *http.Request, challe
 // unauthorized writes a 401 with an RFC 6750 challenge naming the error code.
 func unauthorized(w http.ResponseWriter, challenge, code, desc string) {
 	w.Header().Set("WWW-Authenticate", challenge+`, error="`+code+`", error_description="`+desc+`"`)
-	writeJSON(w, http.StatusUnauthorized, map[string]string{"error": code, "error_description": desc})
+	writeError(w, http.StatusUnauthorized, code, desc)
+}
+
+// writeError writes {"error": code, "error_description": desc}, by hand:
+// refusals are what a flood of bad requests costs, so they stay cheap.
+func writeError(w http.ResponseWriter, status int, code, desc string) {
+	b := make([]byte, 0, 48+len(code)+len(desc))
+	b = append(b, `{"error":`...)
+	b = jsonw.AppendString(b, code)
+	b = append(b, `,"error_description":`...)
+	b = jsonw.AppendString(b, desc)
+	b = append(b, "}\n"...)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
 }
 
 // credentialInURL reports whether the query string carries a credential: the RFC

@@ -38,6 +38,8 @@ type Metrics struct {
 	cacheLookups    *prometheus.CounterVec
 	tokensIssued    prometheus.Counter
 	rateLimited     *prometheus.CounterVec
+	// limitedBy holds rateLimited's counter of each limiter, resolved once.
+	limitedBy map[string]prometheus.Counter
 	// series caches the request metrics of each label set (requestSeries).
 	series sync.Map
 }
@@ -98,8 +100,9 @@ func NewMetrics() *Metrics {
 	)
 	// Every limiter and cache result shows from the start, at zero, so that
 	// rates and alerts work before the first event.
+	m.limitedBy = map[string]prometheus.Counter{}
 	for _, l := range []string{limiterClientAuthentication, limiterSignIn, limiterMCP, limiterUnknownCredentials} {
-		m.rateLimited.WithLabelValues(l)
+		m.limitedBy[l] = m.rateLimited.WithLabelValues(l)
 	}
 	m.cacheLookups.WithLabelValues("hit")
 	m.cacheLookups.WithLabelValues("miss")
@@ -202,7 +205,7 @@ type requestMetrics struct {
 // limited counts one 429 of a limiter.
 func (m *Metrics) limited(limiter string) {
 	if m != nil {
-		m.rateLimited.WithLabelValues(limiter).Inc()
+		m.limitedBy[limiter].Inc()
 	}
 }
 
