@@ -324,7 +324,6 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, name, password st
 	if err != nil {
 		return SignedIn{}, err
 	}
-	out.Session.Organization = &OrgMembership{Organization: Organization{ID: rec.OrgID}}
 	return out, s.describeSession(ctx, &out.Session)
 }
 
@@ -390,10 +389,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) (Si
 	if err != nil {
 		return SignedIn{}, err
 	}
-	orgID := ""
-	if len(ms) == 1 {
-		orgID = ms[0].OrgID
-	}
+	orgID := soleOrganization(ms)
 	var out SignedIn
 	err = s.commit(ctx, "", store.LockShared, func(w *writeTx) error {
 		// Every session of the person ends: changes they have under way, in any
@@ -426,9 +422,6 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) (Si
 	})
 	if err != nil {
 		return SignedIn{}, err
-	}
-	if orgID != "" {
-		out.Session.Organization = &OrgMembership{Organization: Organization{ID: orgID}}
 	}
 	return out, s.describeSession(ctx, &out.Session)
 }

@@ -156,10 +156,7 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (SignedIn,
 			return SignedIn{}, err
 		}
 	}
-	orgID := ""
-	if len(ms) == 1 {
-		orgID = ms[0].OrgID
-	}
+	orgID := soleOrganization(ms)
 	var out SignedIn
 	err = s.commit(ctx, "", store.LockShared, func(w *writeTx) error {
 		if err := passwordStillIs(w, u.ID, u.PasswordHash); err != nil {
@@ -182,9 +179,6 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (SignedIn,
 	})
 	if err != nil {
 		return SignedIn{}, err
-	}
-	if orgID != "" {
-		out.Session.Organization = &OrgMembership{Organization: Organization{ID: orgID}}
 	}
 	return out, s.describeSession(ctx, &out.Session)
 }
@@ -225,10 +219,23 @@ func (s *Service) openSession(w *writeTx, u store.User, orgID string) (SignedIn,
 	}
 	w.invalidate(Invalidation{Digest: hexDigest(rec.Digest)})
 	w.actor = &Principal{UserID: u.ID, OrgID: orgID, Method: MethodSession, CredentialID: rec.ID}
-	return SignedIn{Token: token, Session: SessionInfo{
+	out := SignedIn{Token: token, Session: SessionInfo{
 		ID: rec.ID, User: userFrom(u), CreatedAt: rec.CreatedAt, LastSeenAt: rec.LastSeenAt,
 		ExpiresAt: rec.ExpiresAt, Address: rec.Address, UserAgent: rec.UserAgent,
-	}}, nil
+	}}
+	if orgID != "" { // describeSession fills in the rest
+		out.Session.Organization = &OrgMembership{Organization: Organization{ID: orgID}}
+	}
+	return out, nil
+}
+
+// soleOrganization is the organization a new session acts in: the person's
+// only one, or none yet ("") when they have several to choose from.
+func soleOrganization(ms []store.Membership) string {
+	if len(ms) == 1 {
+		return ms[0].OrgID
+	}
+	return ""
 }
 
 // describeSession fills in the person's organizations and the chosen one.
