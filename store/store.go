@@ -50,6 +50,15 @@ type Store struct {
 	// url is the PostgreSQL URL, for the listening connection, and channel the
 	// notification channel of its schema (notify.go).
 	url, channel string
+	// writers admits one write transaction at a time on SQLite (nil on
+	// PostgreSQL, and inside a transaction). SQLite runs them one at a time
+	// anyway; waiting here instead of in SQLite's busy handler keeps waiting
+	// transactions from holding pool connections. Otherwise a burst of writers
+	// can take every connection while the one holding the lock waits for a
+	// statement that gorm is preparing on the pool, which waits for a
+	// connection: nothing moves until busy_timeout fails them all with
+	// SQLITE_BUSY. It also serves writers first come, first served.
+	writers chan struct{}
 }
 
 // Options tune Open.
@@ -99,6 +108,14 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	default:
 		return nil, fmt.Errorf("store: unsupported database URL scheme in %q (want sqlite:PATH or postgres://...)", redactURL(rawURL))
 	}
+	// gorm's prepared-statement cache is one process-wide map under one lock;
+	// a statement being prepared on the pool holds up every query that wants
+	// it until a connection frees, so with the pool taken by transactions
+	// waiting for a lock the holder of that lock can stall behind it. pgx keeps
+	// a prepared-statement cache per connection already, so PostgreSQL does
+	// without gorm's; SQLite keeps it (its writers wait outside the pool, see
+	// writers).
+	cfg.PrepareStmt = dialect == SQLite
 	db, err := gorm.Open(dialector, cfg)
 	if err != nil {
 		return nil, openError(dialect, rawURL, err)
@@ -111,6 +128,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	sqlDB.SetMaxIdleConns(maxConns)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	s := &Store{db: db, dialect: dialect, migrating: &sync.Mutex{}}
+	if dialect == SQLite {
+		s.writers = make(chan struct{}, 1)
+	}
 	if dialect == Postgres {
 		s.url = rawURL
 	}
@@ -272,6 +292,14 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Tx runs fn in one transaction, committed when fn returns nil.
 func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
+	if s.writers != nil {
+		select {
+		case s.writers <- struct{}{}:
+			defer func() { <-s.writers }()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		return fn(&Store{db: tx, dialect: s.dialect, migrating: s.migrating, url: s.url, channel: s.channel})
 	})

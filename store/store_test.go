@@ -251,3 +251,44 @@ func TestClientLookups(t *testing.T) {
 		}
 	})
 }
+
+// On SQLite a write transaction waiting for another holds no pool connection,
+// so reads go on however many writers queue: with the pool taken by waiting
+// writers, the one holding the lock could stall behind a read that waits for a
+// connection (gorm prepares a new statement on the pool under a process-wide
+// lock), until SQLite's busy timeout failed every waiting writer.
+func TestWaitingWritersLeaveTheSQLitePoolToReaders(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, storetest.URL(t, "sqlite"), store.Options{MaxOpenConns: 2})
+	must(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	must(t, st.Migrate(ctx))
+	_, userID := seed(t, st, "OWNER")
+
+	holding, release := make(chan struct{}), make(chan struct{})
+	holder := make(chan error, 1)
+	go func() {
+		holder <- st.Tx(ctx, func(tx *store.Store) error {
+			close(holding)
+			<-release
+			_, err := tx.UserByID(ctx, userID)
+			return err
+		})
+	}()
+	<-holding
+	waiter := make(chan error, 1)
+	go func() { waiter <- st.Tx(ctx, func(*store.Store) error { return nil }) }()
+	time.Sleep(100 * time.Millisecond) // the second writer is waiting by now
+
+	read := make(chan error, 1)
+	go func() { _, err := st.UserByID(ctx, userID); read <- err }()
+	select {
+	case err := <-read:
+		must(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("a read waited for a connection held by a writer waiting for the lock")
+	}
+	close(release)
+	must(t, <-holder)
+	must(t, <-waiter)
+}
