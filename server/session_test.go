@@ -309,12 +309,22 @@ func TestSessionsEnd(t *testing.T) {
 		t.Run("a_used_session_ends_at_its_absolute_lifetime", func(t *testing.T) {
 			b := e.browser()
 			b.signIn("owner@acme.test", owner.password)
+			// Uses are recorded in the background within UsesInterval; the
+			// fake clock jumps hours in microseconds, so wait for each.
+			recorded := func(at time.Time) {
+				waitFor(t, "the session's use to be recorded", func() bool {
+					ss, err := e.st.ListActiveSessions(context.Background(), owner.userID, at)
+					return err == nil && len(ss) > 0 && !ss[0].LastSeenAt.Before(at.Add(-time.Second))
+				})
+			}
 			for range 17 { // used every 11 hours for more than a week
 				e.clock.advance(11 * time.Hour)
 				defer e.clock.advance(-11 * time.Hour)
+				at := e.clock.now()
 				if r := b.gql(q, nil); r.Status != 200 {
 					break
 				}
+				recorded(at)
 			}
 			if r := b.gql(q, nil); r.Status != http.StatusUnauthorized {
 				t.Fatalf("%d", r.Status)
